@@ -1,0 +1,86 @@
+/**
+ * Typed errors. Every failure to read a clip is a {@link VideoDecodeError} naming the file and a machine-readable
+ * cause, so a loader can count skips by cause and a user can see at a glance what is wrong with a file.
+ */
+
+/** Why a clip could not be read. */
+export type DecodeFailureCause =
+  | 'missing'
+  | 'empty'
+  | 'corrupt'
+  | 'truncated'
+  | 'unsupported-codec'
+  | 'no-video-stream'
+  | 'timeout'
+  | 'aborted'
+  | 'ffmpeg-failed';
+
+/** A clip could not be probed or decoded. `file` is the path, `cause` says why, `stderr` holds ffmpeg's last words. */
+export class VideoDecodeError extends Error {
+  override readonly name = 'VideoDecodeError';
+  readonly file: string;
+  /** Machine-readable reason. (Shadows ES2022 `Error.cause`; the underlying error, if any, is in `error`.) */
+  override readonly cause: DecodeFailureCause;
+  /** Same as `cause`. */
+  readonly kind: DecodeFailureCause;
+  /** The human-readable detail, without the file name. */
+  readonly detail: string;
+  /** The last lines ffmpeg/ffprobe wrote to stderr, if a process ran. */
+  readonly stderr: string;
+  /** The underlying error (e.g. a Node fs error), if any. */
+  readonly error: unknown;
+
+  constructor(file: string, cause: DecodeFailureCause, detail: string, options: { stderr?: string; error?: unknown } = {}) {
+    super(`${file}: ${cause}: ${detail}`);
+    this.file = file;
+    this.cause = cause;
+    this.kind = cause;
+    this.detail = detail;
+    this.stderr = options.stderr ?? '';
+    this.error = options.error;
+  }
+}
+
+/** ffmpeg or ffprobe cannot be found or cannot run (a setup problem, never a per-clip skip). */
+export class VideoToolError extends Error {
+  override readonly name = 'VideoToolError';
+  readonly tool: 'ffmpeg' | 'ffprobe';
+  readonly path: string;
+  constructor(tool: 'ffmpeg' | 'ffprobe', path: string, detail: string, error?: unknown) {
+    super(
+      `${tool} at "${path}" cannot run: ${detail}. Set FLUX_${tool.toUpperCase()}=/path/to/${tool} ` +
+        `or pass { ${tool}Path } (see @flux/video README).`,
+      error !== undefined ? { cause: error } : undefined,
+    );
+    this.tool = tool;
+    this.path = path;
+  }
+}
+
+/** One problem found in a manifest. */
+export interface ManifestProblem {
+  kind: 'missing-file' | 'unknown-label' | 'parse' | 'duplicate';
+  /** 1-based line (CSV/TSV/JSONL) or 0-based entry index (JSON), when known. */
+  line?: number;
+  /** The resolved video path, when the entry has one. */
+  path?: string;
+  label?: string;
+  message: string;
+}
+
+/** A manifest had problems; all of them are listed (not thrown one at a time). */
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+  readonly manifest: string;
+  readonly problems: ManifestProblem[];
+  constructor(manifest: string, problems: ManifestProblem[]) {
+    const counts = new Map<string, number>();
+    for (const p of problems) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);
+    const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+    const shown = problems.slice(0, 20).map((p) => `  - ${p.line !== undefined ? `line ${p.line}: ` : ''}${p.message}`);
+    const more = problems.length > 20 ? [`  … and ${problems.length - 20} more`] : [];
+    super([`${manifest}: ${problems.length} problem(s) (${summary}):`, ...shown, ...more].join('\n'));
+    this.manifest = manifest;
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Finding and running ffmpeg / ffprobe.
+ *
+ * Binaries come, in this order, from: an explicit path (option or {@link setFfmpegPaths}), the environment
+ * (`FLUX_FFMPEG`, `FLUX_FFPROBE`), the npm packages `@ffmpeg-installer/ffmpeg` and `@ffprobe-installer/ffprobe`
+ * (binaries inside the tarball, no download), and finally `ffmpeg` / `ffprobe` on the PATH.
+ *
+ * Every process is started with a timeout and an optional AbortSignal; on either it is SIGKILLed and the promise
+ * settles only after the process has exited and been reaped, so no zombie or orphan outlives a call.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { VideoToolError } from './errors.js';
+
+const require = createRequire(import.meta.url);
+
+export type VideoTool = 'ffmpeg' | 'ffprobe';
+
+/** Where a binary path came from. */
+export type ToolSource = 'option' | 'override' | 'env' | 'npm' | 'path';
+
+/** Paths to the two binaries (either may be omitted). */
+export interface ToolPaths {
+  ffmpegPath?: string;
+  ffprobePath?: string;
+}
+
+const overrides: { ffmpeg?: string; ffprobe?: string } = {};
+
+/** Sets process-wide paths for ffmpeg / ffprobe (undefined clears an override). */
+export function setFfmpegPaths(paths: ToolPaths): void {
+  overrides.ffmpeg = paths.ffmpegPath;
+  overrides.ffprobe = paths.ffprobePath;
+}
+
+function npmPath(tool: VideoTool): string | undefined {
+  try {
+    const mod = require(tool === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe') as { path?: string };
+    return mod.path && existsSync(mod.path) ? mod.path : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves the binary for `tool` and says where it came from. Never throws (a bad path fails when run). */
+export function resolveTool(tool: VideoTool, explicit?: string): { path: string; source: ToolSource } {
+  if (explicit) return { path: explicit, source: 'option' };
+  const o = overrides[tool];
+  if (o) return { path: o, source: 'override' };
+  const env = process.env[tool === 'ffmpeg' ? 'FLUX_FFMPEG' : 'FLUX_FFPROBE'];
+  if (env) return { path: env, source: 'env' };
+  const npm = npmPath(tool);
+  if (npm) return { path: npm, source: 'npm' };
+  return { path: tool, source: 'path' };
+}
+
+/** Options shared by everything that starts a process. */
+export interface ProcessOptions extends ToolPaths {
+  /** Kill the process after this many milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** Abort (kill) the process. */
+  signal?: AbortSignal;
+}
+
+/** How a finished process ended. */
+export interface ProcessResult {
+  code: number | null;
+  /** The signal that ended it, if any. */
+  killedBy: NodeJS.Signals | null;
+  stdout: Buffer;
+  /** Bytes written to stdout (may exceed stdout.length when a fixed-size buffer overflowed). */
+  stdoutBytes: number;
+  /** The tail of stderr (at most ~64 KB). */
+  stderr: string;
+  timedOut: boolean;
+  aborted: boolean;
+  pid: number | undefined;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+  });
+}
+
+/** Pids of ffmpeg/ffprobe processes started by this module that have not yet exited (diagnostics and tests). */
+export function liveProcesses(): number[] {
+  return [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
+}
+
+const STDERR_CAP = 64 * 1024;
+
+/**
+ * Runs a tool to completion. `expectBytes` preallocates stdout (raw video frames); extra bytes are counted but
+ * dropped. `keepLastFrame` (a frame size in bytes) keeps only the last complete frame of stdout in constant memory. Rejects only when the binary cannot be started ({@link VideoToolError}); timeouts, aborts and exit
+ * codes are reported in the result.
+ */
+export function runTool(
+  tool: VideoTool,
+  args: readonly string[],
+  options: ProcessOptions & { expectBytes?: number; keepLastFrame?: number; stdin?: Buffer | Uint8Array } = {},
+): Promise<ProcessResult> {
+  const { path } = resolveTool(tool, tool === 'ffmpeg' ? options.ffmpegPath : options.ffprobePath);
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  installExitHook();
+  return new Promise<ProcessResult>((resolve, reject) => {
+    if (options.signal?.aborted) {
+      resolve({ code: null, killedBy: null, stdout: Buffer.alloc(0), stdoutBytes: 0, stderr: '', timedOut: false, aborted: true, pid: undefined });
+      return;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(path, args, { stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], windowsHide: true });
+    } catch (e) {
+      reject(new VideoToolError(tool, path, (e as Error).message, e));
+      return;
+    }
+    live.add(child);
+    const fixed = options.expectBytes !== undefined ? Buffer.allocUnsafe(options.expectBytes) : undefined;
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let stderr = '';
+    let timedOut = false;
+    let aborted = false;
+
+    const kill = () => {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* already exited */
+      }
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, timeoutMs);
+    const onAbort = () => {
+      aborted = true;
+      kill();
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    const fb = options.keepLastFrame;
+    let tail = Buffer.alloc(0);
+    let tailStart = 0;
+    child.stdout!.on('data', (d: Buffer) => {
+      if (fb) {
+        tail = Buffer.concat([tail, d]);
+        const total = bytes + d.length;
+        const lastStart = (Math.floor(total / fb) - 1) * fb;
+        if (lastStart > tailStart) {
+          tail = tail.subarray(lastStart - tailStart);
+          tailStart = lastStart;
+        }
+      } else if (fixed) {
+        if (bytes < fixed.length) d.copy(fixed, bytes, 0, Math.min(d.length, fixed.length - bytes));
+      } else {
+        chunks.push(d);
+      }
+      bytes += d.length;
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      stderr += d;
+      if (stderr.length > STDERR_CAP) stderr = stderr.slice(stderr.length - STDERR_CAP);
+    });
+    if (options.stdin && child.stdin) {
+      child.stdin.on('error', () => {
+        /* EPIPE when the tool exits early: reported through the exit code */
+      });
+      child.stdin.end(options.stdin);
+    }
+    let settled = false;
+    const cleanup = () => {
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      live.delete(child);
+    };
+    child.on('error', (e) => {
+      // A process that never started (ENOENT, EACCES) has no pid; 'close' may not follow.
+      if (child.pid === undefined && !settled) {
+        cleanup();
+        reject(new VideoToolError(tool, path, e.message, e));
+      }
+    });
+    // 'close' fires after the process exited (and was reaped) and all stdio streams closed.
+    child.on('close', (code, sig) => {
+      if (settled) return;
+      cleanup();
+      const stdout = fb ? (bytes >= fb ? tail.subarray(0, fb) : Buffer.alloc(0)) : fixed ? fixed.subarray(0, Math.min(bytes, fixed.length)) : Buffer.concat(chunks);
+      resolve({ code, killedBy: sig, stdout, stdoutBytes: bytes, stderr, timedOut, aborted, pid: child.pid });
+    });
+  });
+}
+
+/** Versions and locations of the binaries in use; throws {@link VideoToolError} if one cannot run. */
+export async function ffmpegInfo(paths: ToolPaths = {}): Promise<{
+  ffmpeg: { path: string; source: ToolSource; version: string };
+  ffprobe: { path: string; source: ToolSource; version: string };
+}> {
+  const one = async (tool: VideoTool) => {
+    const r = resolveTool(tool, tool === 'ffmpeg' ? paths.ffmpegPath : paths.ffprobePath);
+    const res = await runTool(tool, ['-version'], { ...paths, timeoutMs: 10_000 });
+    const first = res.stdout.toString('utf8').split('\n')[0] ?? '';
+    if (res.code !== 0 || !first.includes('version')) {
+      throw new VideoToolError(tool, r.path, `"-version" exited with ${res.code ?? res.killedBy}: ${res.stderr.trim().slice(-300)}`);
+    }
+    return { ...r, version: first.replace(/^\S+ version /, '').split(' ')[0] ?? first };
+  };
+  const [ffmpeg, ffprobe] = await Promise.all([one('ffmpeg'), one('ffprobe')]);
+  return { ffmpeg, ffprobe };
+}
