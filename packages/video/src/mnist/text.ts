@@ -117,17 +117,26 @@ export function questionsFor(
 ): QaItem[] {
   const qa: QaItem[] = [];
   const dirPool = context.directions.map(directionPhrase);
-  const distinct = new Set(tracks.map((t) => t.digit)).size === tracks.length;
   for (const t of tracks.slice(0, 2)) {
-    const who = distinct ? `the digit ${t.digit}` : tracks.length === 1 ? 'the digit' : 'the first digit';
+    const twins = tracks.filter((o) => o.digit === t.digit);
+    const first = twins[0] === t;
+    const who = twins.length === 1 ? `the digit ${t.digit}` : `one of the digits ${t.digit}`;
     const when = t.bounces.length > 0 ? ' at the start of the video' : '';
-    qa.push({ kind: 'direction', question: `In which direction does ${who} move${when}?`, ...options(rng, directionPhrase(t.direction), dirPool, Math.min(4, dirPool.length)) });
-    if (context.adverbs.length > 1) {
-      qa.push({ kind: 'speed', question: `How does ${who} move?`, ...options(rng, t.adverb, context.adverbs, context.adverbs.length) });
+    // With two equal digits, distractors exclude the other one's direction so exactly one option is true.
+    const mine = directionPhrase(t.direction);
+    const pool = dirPool.filter((d) => d === mine || !twins.some((o) => directionPhrase(o.direction) === d));
+    if (first || twins.some((o) => o.direction !== t.direction)) {
+      qa.push({ kind: 'direction', question: `In which direction does ${who} move${when}?`, ...options(rng, mine, pool, Math.min(4, pool.length)) });
     }
-    if (context.bounce) {
-      const yes = t.bounces.length > 0 ? 'yes' : 'no';
-      qa.push({ kind: 'bounce', question: `Does ${who} bounce off an edge of the frame?`, options: ['yes', 'no'], answer: yes === 'yes' ? 0 : 1 });
+    // Speed and bounce questions only where the answer is the same for every digit the question could mean.
+    if (!first) continue;
+    const who1 = twins.length === 1 ? who : `the digits ${t.digit}`;
+    if (context.adverbs.length > 1 && twins.every((o) => o.adverb === t.adverb)) {
+      qa.push({ kind: 'speed', question: `How ${twins.length === 1 ? 'does' : 'do'} ${who1} move?`, ...options(rng, t.adverb, context.adverbs, context.adverbs.length) });
+    }
+    const bounced = t.bounces.length > 0;
+    if (context.bounce && twins.every((o) => o.bounces.length > 0 === bounced)) {
+      qa.push({ kind: 'bounce', question: `${twins.length === 1 ? 'Does' : 'Do'} ${who1} bounce off an edge of the frame?`, options: ['yes', 'no'], answer: bounced ? 0 : 1 });
     }
   }
   const present = new Set(tracks.map((t) => String(t.digit)));
