@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeFrames, probe, resolveCrop, selectExpression, VideoDecodeError } from '../src/index.js';
-import { channelMean, level, makeFixtures, type Fixtures } from './fixtures.js';
+import { decodeFrames, probe, resolveCrop, sampleFrames, selectExpression, VideoDecodeError, type DecodeOptions } from '../src/index.js';
+import { channelMean, indexedFrames, level, makeFixtures, type Fixtures } from './fixtures.js';
 
 let fx: Fixtures;
 beforeAll(async () => {
@@ -107,5 +107,23 @@ describe('decodeFrames', () => {
 
   it('is a VideoDecodeError for files that are not video', async () => {
     await expect(decodeFrames(fx.corrupt, [0], 8)).rejects.toBeInstanceOf(VideoDecodeError);
+  });
+
+  it('means the same crop, flip and fit as the in-memory path (sampleFrames)', async () => {
+    const raw = indexedFrames(40, 48, 32);
+    const cases: Array<[number | { width: number; height: number }, DecodeOptions]> = [
+      [16, {}],
+      [16, { fit: 'stretch', flip: true }],
+      [{ width: 12, height: 16 }, { crop: { x: 0.25, y: 0.5, width: 0.5, height: 0.5, unit: 'fraction' } }],
+      [24, { crop: { x: 30, y: 2, width: 16, height: 24 }, flip: true }],
+    ];
+    for (const [size, opts] of cases) {
+      const a = await decodeFrames(fx.indexed, [3, 9], size, opts);
+      const b = sampleFrames(raw, [40, 32, 48, 3], [3, 9], size, opts);
+      expect(b.shape).toEqual(a.shape);
+      let err = 0;
+      for (let i = 0; i < a.data.length; i++) err += Math.abs(a.data[i] - b.data[i]);
+      expect(err / a.data.length).toBeLessThan(4); // resamplers differ slightly; a wrong region or mirror is ≫ 20
+    }
   });
 });
