@@ -156,20 +156,6 @@ describe('Moving-MNIST', () => {
     expect(() => new MovingMnist({ digits: [2, 1] })).toThrow(/digits/);
     expect(() => new MovingMnist({ split: 'dev' as never })).toThrow(/split/);
   });
-
-  it('generates fast enough to feed training (measured, reported, not asserted)', () => {
-    const mm = new MovingMnist();
-    mm.batch([0]); // load digits
-    const t0 = performance.now();
-    let n = 0;
-    while (performance.now() - t0 < 300) {
-      mm.batch(Array.from({ length: 32 }, (_, i) => n + i));
-      n += 32;
-    }
-    const rate = n / ((performance.now() - t0) / 1000);
-    console.log(`Moving-MNIST generation: ${rate.toFixed(0)} clips/s (16 frames, 64×64 RGB)`);
-    expect(n).toBeGreaterThan(0);
-  });
 });
 
 describe('questionsFor', () => {
