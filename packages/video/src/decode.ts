@@ -8,7 +8,7 @@
 import { VideoDecodeError } from './errors.js';
 import type { ProcessOptions } from './ffmpeg.js';
 import { runTool } from './ffmpeg.js';
-import { classifyFailure, probe, TRUNCATION_PATTERNS, type VideoInfo } from './probe.js';
+import { classifyFailure, localInput, probe, TRUNCATION_PATTERNS, type VideoInfo } from './probe.js';
 
 /** Output size: R (an R×R square) or width × height. */
 export type FrameSize = number | { width: number; height: number };
@@ -185,7 +185,7 @@ export async function decodeFrames(file: string, indices: readonly number[], siz
   const args = ['-nostdin', '-hide_banner', '-v', 'error'];
   const threads = options.threads ?? 1;
   if (threads > 0) args.push('-threads', String(threads));
-  args.push('-i', file, '-an', '-sn', '-dn');
+  args.push('-i', localInput(file), '-an', '-sn', '-dn');
   args.push('-vf', buildFilter(selectExpression(unique), out, crop, options.flip ?? false, options.interpolation ?? 'bilinear'));
   args.push('-vsync', '0', '-frames:v', String(unique.length), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   const remaining = Math.max(1, timeoutMs - (Date.now() - started));
@@ -203,7 +203,7 @@ export async function decodeFrames(file: string, indices: readonly number[], siz
     // The container over-reported its length: frames unique[got..] do not exist. A second pass from just after the
     // last frame we got (or a window before the first wanted one) finds the real last frame, in constant memory.
     const tailPass = async (from: number) => {
-      const args2 = ['-nostdin', '-hide_banner', '-v', 'error', '-threads', String(Math.max(0, threads)), '-i', file, '-an', '-sn', '-dn'];
+      const args2 = ['-nostdin', '-hide_banner', '-v', 'error', '-threads', String(Math.max(0, threads)), '-i', localInput(file), '-an', '-sn', '-dn'];
       args2.push('-vf', buildFilter(`gte(n\\,${from})`, out, crop, options.flip ?? false, options.interpolation ?? 'bilinear'));
       args2.push('-vsync', '0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
       const r = await runTool('ffmpeg', args2, { ...options, timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)), keepLastFrame: frameBytes });

@@ -6,6 +6,7 @@
  * count; `decodeFrames` then corrects any remaining overcount from what the decoder actually produced.
  */
 import { open, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { VideoDecodeError } from './errors.js';
 import { runTool, type ProcessOptions } from './ffmpeg.js';
 
@@ -78,6 +79,14 @@ function rate(s: string | undefined): number {
 export const TRUNCATION_PATTERNS = [/partial file/i, /File ended prematurely/i, /moov atom not found/i, /Packet corrupt/i, /unexpected end of file/i];
 const UNSUPPORTED_PATTERNS = [/Decoder \(codec [^)]*\) not found/i, /Unknown decoder/i, /Failed to open codec/i, /codec not currently supported/i, /Could not find codec parameters/i];
 
+/**
+ * The input argument for a local file: `file:` + absolute path, so names with a colon ("clip:1.mp4") or a leading
+ * dash are not taken for a protocol or an option.
+ */
+export function localInput(file: string): string {
+  return `file:${resolve(file)}`;
+}
+
 /** Checks the file exists and is non-empty; returns its size. */
 export async function checkFile(file: string): Promise<number> {
   let size: number;
@@ -132,7 +141,7 @@ export async function probe(file: string, options: ProbeOptions = {}): Promise<V
   const sizeBytes = await checkFile(file);
   const args = ['-v', 'warning', '-print_format', 'json', '-show_streams', '-show_format'];
   if (options.countPackets ?? true) args.push('-count_packets');
-  args.push('-i', file);
+  args.push('-i', localInput(file));
   const res = await runTool('ffprobe', args, { ...options, timeoutMs: options.timeoutMs ?? 30_000 });
   if (res.timedOut) throw new VideoDecodeError(file, 'timeout', `ffprobe did not finish within ${options.timeoutMs ?? 30_000} ms`, { stderr: res.stderr });
   if (res.aborted) throw new VideoDecodeError(file, 'aborted', 'probe aborted', { stderr: res.stderr });

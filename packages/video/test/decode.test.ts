@@ -1,3 +1,5 @@
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames, probe, resolveCrop, sampleFrames, selectExpression, VideoDecodeError, type DecodeOptions } from '../src/index.js';
 import { channelMean, indexedFrames, level, makeFixtures, type Fixtures } from './fixtures.js';
@@ -125,5 +127,13 @@ describe('decodeFrames', () => {
       for (let i = 0; i < a.data.length; i++) err += Math.abs(a.data[i] - b.data[i]);
       expect(err / a.data.length).toBeLessThan(4); // resamplers differ slightly; a wrong region or mirror is ≫ 20
     }
+  });
+
+  it('reads files whose names look like a protocol or an option', async () => {
+    const odd = join(fx.dir, '-odd:name 1.mkv');
+    copyFileSync(fx.indexed, odd);
+    expect((await probe(odd)).frames).toBe(40);
+    const clip = await decodeFrames(odd, [7], 8);
+    expect(channelMean(clip.data, 0, 8, 8, 0)).toBeCloseTo(level(7), 5);
   });
 });

@@ -72,7 +72,7 @@ export async function writeMovingMnist(data: MovingMnist, dir: string, options: 
       const name = `${data.split}_${String(index).padStart(6, '0')}${ext}`;
       const path = join(dir, name);
       const tmp = join(dir, `.${name}.tmp${ext}`);
-      const args = ['-nostdin', '-hide_banner', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${S}x${S}`, '-r', String(data.fps), '-i', 'pipe:0', ...codecArgs, tmp];
+      const args = ['-nostdin', '-hide_banner', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${S}x${S}`, '-r', String(data.fps), '-i', 'pipe:0', ...codecArgs, `file:${tmp}`];
       const res = await runTool('ffmpeg', args, { ...options, stdin: raw, timeoutMs: options.timeoutMs ?? 60_000 });
       if (res.code !== 0) throw new VideoDecodeError(path, res.timedOut ? 'timeout' : 'ffmpeg-failed', `encoding failed: ${res.stderr.trim().slice(-400)}`, { stderr: res.stderr });
       await rename(tmp, path);
