@@ -65,3 +65,4 @@ export {
 } from './mnist/moving-mnist.js';
 export { DIRECTIONS, directionPhrase, directionVector, captionsFor, questionsFor, type Direction, type Bounce, type QaItem, type TrackSummary } from './mnist/text.js';
 export { writeMovingMnist, type WriteMovingMnistOptions, type WrittenMovingMnist } from './mnist/writer.js';
+export { epochPlans, type EpochPlanOptions } from './plans.js';

@@ -159,3 +159,30 @@ describe('VideoLoader', () => {
     await expect(collect(loadBatches(wrong, { log: false }))).rejects.toThrow(/asked for 4 frames but gave 2/);
   });
 });
+
+describe('epochPlans', () => {
+  it('covers every item once per epoch in a seeded order, with the caller’s grid and indices', async () => {
+    const { epochPlans } = await import('../src/index.js');
+    const { Rng } = await import('@flux/core');
+    const mm = new MovingMnist({ seed: 5 });
+    const items = Array.from({ length: 10 }, (_, i) => mm.source(i));
+    const plans = [...epochPlans(items, { batchSize: 4, rng: new Rng(3), grid: (b) => ({ frames: 2 + b, size: 16 }), indices: (info, F) => centres(F)(info) })];
+    expect(plans.map((p) => [p.frames, p.clips.length])).toEqual([
+      [2, 4],
+      [3, 4],
+      [4, 2],
+    ]);
+    const ids = plans.flatMap((p) => p.clips.map((c) => (c.source as { id: string }).id));
+    expect(new Set(ids).size).toBe(10);
+    expect(ids).not.toEqual(items.map((s) => s.id)); // shuffled
+    const again = [...epochPlans(items, { batchSize: 4, rng: new Rng(3), grid: () => ({ frames: 2, size: 16 }), indices: (info, F) => centres(F)(info) })];
+    expect(again.flatMap((p) => p.clips.map((c) => (c.source as { id: string }).id))).toEqual(ids);
+    expect([...epochPlans(items, { batchSize: 4, dropLast: true, grid: () => ({ frames: 2, size: 16 }), indices: (info, F) => centres(F)(info) })].length).toBe(2);
+    const batches = await collect(loadBatches(plans, { log: false }));
+    expect(batches.map((b) => b.shape.slice(0, 2))).toEqual([
+      [4, 2],
+      [4, 3],
+      [2, 4],
+    ]);
+  });
+});
