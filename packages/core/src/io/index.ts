@@ -1,2 +1,58 @@
-// Weights I/O (safetensors, PyTorch .pth): filled in by the weights-I/O work.
-export {};
+// Weights I/O: backend-neutral tensor records, safetensors read/write, PyTorch .pth reading.
+export { WeightsFormatError } from './errors.js';
+export {
+  type DType,
+  type TensorData,
+  DTYPES,
+  isDType,
+  dtypeByteSize,
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+  float32ToBFloat16Bits,
+  bfloat16BitsToFloat32,
+  encodeFloat16,
+  decodeFloat16,
+  encodeBFloat16,
+  decodeBFloat16,
+} from './dtypes.js';
+export {
+  type TensorRecord,
+  type StateDict,
+  shapeSize,
+  makeRecord,
+  recordToFloat32,
+  recordToInt32,
+} from './record.js';
+export { tfDTypeOf, recordToTensor, tensorToRecord, stateDictToTensors, tensorsToStateDict } from './tfjs.js';
+export {
+  type SafetensorsTensorInfo,
+  type SafetensorsHeader,
+  type SafetensorsFile,
+  type ParseSafetensorsOptions,
+  type TensorsInput,
+  SAFETENSORS_DTYPES,
+  SAFETENSORS_MAX_HEADER,
+  parseSafetensorsHeader,
+  parseSafetensors,
+  readSafetensors,
+  readSafetensorsSync,
+  readSafetensorsHeader,
+  serializeSafetensors,
+  writeSafetensors,
+  writeSafetensorsSync,
+} from './safetensors.js';
+export { type ZipEntry, isZip, readZip } from './zip.js';
+export { type PickleGlobal, type UnpickleOptions, PyGlobal, PyObject, PICKLE_SETSTATE, unpickle } from './pickle.js';
+export {
+  type PthOptions,
+  type PthCheckpoint,
+  TORCH_STORAGE_DTYPES,
+  TORCH_PICKLE_GLOBALS,
+  PTH_WRAPPER_KEYS,
+  TorchStorageRef,
+  TorchTensorRef,
+  parsePth,
+  readPth,
+  readPthSync,
+} from './pth.js';
+export { atomicWriteFile, atomicWriteFileSync } from '../run/atomic.js';

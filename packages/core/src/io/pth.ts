@@ -1,0 +1,385 @@
+/**
+ * PyTorch checkpoint reader (`torch.save` zip format, PyTorch ≥ 1.6), without Python: a zip of
+ * `<archive>/data.pkl` (a pickle of the object) and `<archive>/data/<key>` (raw little-endian storages).
+ * The pickle is interpreted by the restricted {@link unpickle} with an allow-list of the globals a state_dict
+ * needs; tensors are rebuilt from (storage, offset, size, stride) and made contiguous.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+
+import { type DType, type TensorData, allocData, dataFromBytes, dtypeByteSize, swapBytes } from './dtypes.js';
+import { WeightsFormatError } from './errors.js';
+import { PICKLE_SETSTATE, type PickleGlobal, PyGlobal, PyObject, describe, unpickle } from './pickle.js';
+import { type StateDict, shapeSize } from './record.js';
+import { isZip, readZip, type ZipEntry } from './zip.js';
+
+/** Storage classes named in persistent ids, and their element types. */
+export const TORCH_STORAGE_DTYPES: Readonly<Record<string, DType>> = {
+  'torch.DoubleStorage': 'float64',
+  'torch.FloatStorage': 'float32',
+  'torch.HalfStorage': 'float16',
+  'torch.BFloat16Storage': 'bfloat16',
+  'torch.LongStorage': 'int64',
+  'torch.IntStorage': 'int32',
+  'torch.ShortStorage': 'int16',
+  'torch.CharStorage': 'int8',
+  'torch.ByteStorage': 'uint8',
+  'torch.BoolStorage': 'bool',
+  'torch.UntypedStorage': 'uint8',
+};
+
+/** Keys under which checkpoints commonly nest their state_dict, tried in this order. */
+export const PTH_WRAPPER_KEYS: readonly string[] = ['model', 'module', 'state_dict', 'model_state_dict'];
+
+/** A storage named by a persistent id: `('storage', <StorageClass>, key, location, numel)`. */
+export class TorchStorageRef {
+  constructor(
+    readonly key: string,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly location: string,
+  ) {}
+}
+
+/** A tensor as the pickle describes it: a strided view of a storage (not yet read). */
+export class TorchTensorRef {
+  constructor(
+    readonly storage: TorchStorageRef,
+    readonly offset: number,
+    readonly size: number[],
+    readonly stride: number[],
+    readonly requiresGrad: boolean,
+  ) {}
+
+  /** Python attributes of a tensor subclass (set by BUILD): not needed for the values, dropped. */
+  [PICKLE_SETSTATE](_state: unknown): void {}
+}
+
+const intList = (v: unknown, what: string): number[] => {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
+    throw new Error(`${what} must be a tuple of non-negative ints, got ${describe(v)}`);
+  }
+  return v as number[];
+};
+
+function rebuildTensor(args: unknown[]): TorchTensorRef {
+  const [storage, offset, size, stride, requiresGrad] = args;
+  if (!(storage instanceof TorchStorageRef)) throw new Error(`expects a storage, got ${describe(storage)}`);
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`bad storage offset ${String(offset)}`);
+  const sz = intList(size, 'size');
+  const st = intList(stride, 'stride');
+  if (sz.length !== st.length) throw new Error(`size [${sz.join(', ')}] and stride [${st.join(', ')}] differ in rank`);
+  return new TorchTensorRef(storage, offset, [...sz], [...st], requiresGrad === true);
+}
+
+function asTensor(v: unknown): TorchTensorRef {
+  if (!(v instanceof TorchTensorRef)) throw new Error(`expects a tensor, got ${describe(v)}`);
+  return v;
+}
+
+const marker: PickleGlobal = {};
+
+/** The globals a state_dict pickle may name; each is a small pure function or a marker. */
+export const TORCH_PICKLE_GLOBALS: Readonly<Record<string, PickleGlobal>> = {
+  'collections.OrderedDict': {
+    call: (args) => {
+      const m = new Map<unknown, unknown>();
+      const items = args[0];
+      if (items !== undefined) {
+        if (!Array.isArray(items)) throw new Error(`expects a list of pairs, got ${describe(items)}`);
+        for (const kv of items) {
+          if (!Array.isArray(kv) || kv.length !== 2) throw new Error('expects (key, value) pairs');
+          m.set(kv[0], kv[1]);
+        }
+      }
+      return m;
+    },
+  },
+  'torch._utils._rebuild_tensor_v2': { call: rebuildTensor },
+  'torch._utils._rebuild_tensor': { call: rebuildTensor },
+  'torch._utils._rebuild_parameter': { call: (args) => asTensor(args[0]) },
+  'torch._utils._rebuild_parameter_with_state': { call: (args) => asTensor(args[0]) },
+  'torch._tensor._rebuild_from_type_v2': {
+    call: (args) => {
+      const [fn, newType, fnArgs] = args;
+      if (!(fn instanceof PyGlobal) || !fn.spec.call) throw new Error(`expects an allowed rebuild function, got ${describe(fn)}`);
+      if (!(newType instanceof PyGlobal)) throw new Error(`expects a tensor type, got ${describe(newType)}`);
+      if (!Array.isArray(fnArgs)) throw new Error(`expects an argument tuple, got ${describe(fnArgs)}`);
+      return asTensor(fn.spec.call(fnArgs));
+    },
+  },
+  'torch.Size': {
+    call: (args) => [...intList(args[0] ?? [], 'torch.Size')],
+  },
+  'torch.device': {
+    call: (args) => args.map(String).join(':'),
+  },
+  '_codecs.encode': {
+    call: (args) => {
+      const [s, enc] = args;
+      if (typeof s !== 'string') throw new Error(`expects a str, got ${describe(s)}`);
+      if (enc !== 'latin1' && enc !== 'latin-1') return new TextEncoder().encode(s);
+      return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+    },
+  },
+  'torch.Tensor': marker,
+  'torch._tensor.Tensor': marker,
+  'torch.nn.parameter.Parameter': marker,
+  ...Object.fromEntries(Object.keys(TORCH_STORAGE_DTYPES).map((k) => [k, marker])),
+};
+
+/** Options of {@link parsePth} / {@link readPth}. */
+export interface PthOptions {
+  /** Name used in errors (default: the path, or `<bytes>`). */
+  name?: string;
+  /**
+   * Where the state_dict is: a top-level key (`'model_ema'`) or a key path (`['model', 'module']`). By
+   * default the reader descends through {@link PTH_WRAPPER_KEYS} while the current dict holds no tensor
+   * directly, and otherwise takes the top level.
+   */
+  key?: string | readonly string[];
+  /**
+   * Globals (`module.name`) to accept as inert records instead of rejecting the file, e.g.
+   * `['argparse.Namespace']` for a checkpoint that also pickles its training arguments. They are never
+   * imported or run; their instances appear as {@link PyObject} records and are left out of `extra`.
+   */
+  opaqueGlobals?: readonly string[];
+}
+
+/** What {@link readPth} returns. */
+export interface PthCheckpoint {
+  /** The state_dict, in pickle order; nested dicts are flattened with `.`. */
+  tensors: StateDict;
+  /** Key path where the state_dict was found (`[]` = top level, `['model']`, `['model', 'module']`, …). */
+  path: string[];
+  /**
+   * Non-tensor top-level entries with simple values (numbers, strings, booleans, null, bigints, bytes, and
+   * lists / dicts of those), e.g. `epoch`. Keys are strings.
+   */
+  extra: Record<string, unknown>;
+  /** Top-level keys left out of both (other tensor dicts such as `optimizer`, opaque objects). */
+  skipped: string[];
+}
+
+const containsTensor = (v: unknown, depth = 0): boolean =>
+  v instanceof TorchTensorRef ||
+  (depth < 8 && v instanceof Map && [...v.values()].some((x) => containsTensor(x, depth + 1)));
+
+const NOT_SIMPLE = Symbol('not simple');
+
+function toPlain(v: unknown, depth = 0): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Uint8Array) return v;
+  if (depth > 16) return NOT_SIMPLE;
+  if (Array.isArray(v)) {
+    const out = v.map((x) => toPlain(x, depth + 1));
+    return out.includes(NOT_SIMPLE) ? NOT_SIMPLE : out;
+  }
+  if (v instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of v) {
+      const p = toPlain(x, depth + 1);
+      if (p === NOT_SIMPLE) return NOT_SIMPLE;
+      out[String(k)] = p;
+    }
+    return out;
+  }
+  return NOT_SIMPLE;
+}
+
+/** Element strides of a contiguous (row-major) tensor of this size. */
+function contiguousStrides(size: readonly number[]): number[] {
+  const st = new Array<number>(size.length);
+  let s = 1;
+  for (let i = size.length - 1; i >= 0; i--) {
+    st[i] = s;
+    s *= size[i]!;
+  }
+  return st;
+}
+
+/** Copies the strided view (offset, size, stride) of `src` into a new contiguous array. */
+function gatherStrided(src: TensorData, dtype: DType, offset: number, size: number[], stride: number[]): TensorData {
+  const n = shapeSize(size);
+  const cs = contiguousStrides(size);
+  if (size.every((d, i) => d === 1 || stride[i] === cs[i])) return src.slice(offset, offset + n) as TensorData;
+  const out = allocData(dtype, n);
+  if (n === 0) return out;
+  const rank = size.length;
+  const s = src as unknown as Float64Array; // element copies work for every typed array (bigint included)
+  const o = out as unknown as Float64Array;
+  const last = rank - 1;
+  const inner = size[last]!;
+  const innerStride = stride[last]!;
+  const idx = new Array<number>(rank).fill(0);
+  let base = offset;
+  for (let w = 0; w < n; ) {
+    if (innerStride === 1) {
+      o.set(s.subarray(base, base + inner), w);
+      w += inner;
+    } else {
+      for (let j = 0, a = base; j < inner; j++, a += innerStride) o[w++] = s[a]!;
+    }
+    // Advance the outer index (all but the last dimension).
+    let d = last - 1;
+    for (; d >= 0; d--) {
+      idx[d]!++;
+      base += stride[d]!;
+      if (idx[d]! < size[d]!) break;
+      base -= stride[d]! * size[d]!;
+      idx[d] = 0;
+    }
+    if (d < 0) break;
+  }
+  return out;
+}
+
+function describeLegacy(bytes: Uint8Array): string {
+  if (bytes.length > 0 && bytes[0] === 0x80) {
+    return 'is in the legacy (pre-1.6, non-zip) torch.save format, which this reader does not support; re-save it with a recent PyTorch (torch.save(torch.load(f), f))';
+  }
+  if (bytes.length > 262 && new TextDecoder().decode(bytes.subarray(257, 262)) === 'ustar') {
+    return 'is a legacy tar-format torch checkpoint, which this reader does not support; re-save it with a recent PyTorch';
+  }
+  return 'is not a PyTorch zip checkpoint (no zip signature)';
+}
+
+/**
+ * Reads a PyTorch checkpoint held in memory. Throws {@link WeightsFormatError} (naming the file and, where it
+ * applies, the tensor, the zip entry or the rejected pickle global) on anything unexpected.
+ */
+export function parsePth(bytes: Uint8Array, options: PthOptions = {}): PthCheckpoint {
+  const file = options.name ?? '<bytes>';
+  const fail = (msg: string, tensor?: string): never => {
+    throw new WeightsFormatError(file, msg, tensor);
+  };
+  if (!isZip(bytes)) fail(describeLegacy(bytes));
+  const entries = readZip(bytes, file);
+  const pkls = [...entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
+  if (pkls.length === 0) fail(`no <archive>/data.pkl entry: not a torch.save checkpoint (entries: ${[...entries.keys()].slice(0, 8).join(', ')})`);
+  if (pkls.length > 1) fail(`several data.pkl entries (${pkls.join(', ')})`);
+  const prefix = pkls[0]!.slice(0, -'/data.pkl'.length);
+  const isTorchScript = entries.has(`${prefix}/constants.pkl`);
+
+  const byteorderEntry = entries.get(`${prefix}/byteorder`);
+  const byteorder = byteorderEntry ? new TextDecoder().decode(byteorderEntry.read()).trim() : 'little';
+  if (byteorder !== 'little' && byteorder !== 'big') fail(`unknown byteorder ${JSON.stringify(byteorder)}`);
+
+  const storages = new Map<string, TorchStorageRef>();
+  const root = unpickle(entries.get(pkls[0]!)!.read(), {
+    name: `${file}:${pkls[0]}`,
+    globals: TORCH_PICKLE_GLOBALS,
+    opaqueGlobals: options.opaqueGlobals,
+    disallowedHint: isTorchScript
+      ? 'this is a TorchScript archive (torch.jit.save); save model.state_dict() with torch.save instead'
+      : 'a state_dict checkpoint needs only tensors, storages and OrderedDict (pass opaqueGlobals to accept inert extras)',
+    persistentLoad: (pid) => {
+      if (!Array.isArray(pid) || pid.length !== 5 || pid[0] !== 'storage') {
+        throw new Error(`unexpected persistent id ${describe(pid)}${Array.isArray(pid) ? ` ('${String(pid[0])}', …)` : ''}`);
+      }
+      const [, type, key, location, numel] = pid as unknown[];
+      if (!(type instanceof PyGlobal) || !(type.qualname in TORCH_STORAGE_DTYPES)) throw new Error(`unexpected storage type ${describe(type)}`);
+      if (typeof key !== 'string') throw new Error(`storage key is a ${describe(key)}`);
+      if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) throw new Error(`storage '${key}' has bad numel ${String(numel)}`);
+      const dtype = TORCH_STORAGE_DTYPES[type.qualname]!;
+      const known = storages.get(key);
+      if (known) {
+        if (known.dtype !== dtype) throw new Error(`storage '${key}' used both as ${known.dtype} and ${dtype}`);
+        return known;
+      }
+      const ref = new TorchStorageRef(key, dtype, numel, String(location));
+      storages.set(key, ref);
+      return ref;
+    },
+  });
+
+  if (!(root instanceof Map)) fail(`the checkpoint's root object is a ${describe(root)}, not a dict of tensors`);
+  const top = root as Map<unknown, unknown>;
+
+  // Find the state_dict.
+  let dict = top;
+  const path: string[] = [];
+  if (options.key !== undefined) {
+    for (const k of typeof options.key === 'string' ? [options.key] : options.key) {
+      const next = dict.get(k);
+      if (!(next instanceof Map)) {
+        fail(`no dict at key path [${[...path, k].join(', ')}] (keys there: ${[...dict.keys()].map(String).slice(0, 20).join(', ')})`);
+      }
+      dict = next as Map<unknown, unknown>;
+      path.push(k);
+    }
+  } else {
+    while (![...dict.values()].some((v) => v instanceof TorchTensorRef)) {
+      const k = PTH_WRAPPER_KEYS.find((w) => containsTensor(dict.get(w)));
+      if (k === undefined) break;
+      dict = dict.get(k) as Map<unknown, unknown>;
+      path.push(k);
+    }
+  }
+  if (!containsTensor(dict)) fail(`no tensors found (top-level keys: ${[...top.keys()].map(String).slice(0, 20).join(', ')})`);
+
+  // Read storages lazily (only those the state_dict uses), each once.
+  const storageData = new Map<string, TensorData>();
+  const storageOf = (ref: TorchStorageRef, tensor: string): TensorData => {
+    const cached = storageData.get(ref.key);
+    if (cached) return cached;
+    const entryName = `${prefix}/data/${ref.key}`;
+    const entry: ZipEntry | undefined = entries.get(entryName);
+    if (!entry) return fail(`storage entry '${entryName}' is missing from the archive`, tensor);
+    const raw = entry.read();
+    const nbytes = ref.numel * dtypeByteSize(ref.dtype);
+    if (raw.length < nbytes) fail(`storage entry '${entryName}' has ${raw.length} bytes, but ${ref.numel} × ${ref.dtype} need ${nbytes}`, tensor);
+    const data = dataFromBytes(ref.dtype, raw, 0, ref.numel);
+    if (byteorder === 'big' && data.BYTES_PER_ELEMENT > 1) swapBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), data.BYTES_PER_ELEMENT);
+    storageData.set(ref.key, data);
+    return data;
+  };
+
+  const tensors: StateDict = new Map();
+  const visit = (d: Map<unknown, unknown>, prefixName: string, depth: number): void => {
+    for (const [k, v] of d) {
+      const name = `${prefixName}${String(k)}`;
+      if (v instanceof TorchTensorRef) {
+        const n = shapeSize(v.size);
+        const itemsize = dtypeByteSize(v.storage.dtype);
+        if (n * itemsize > 2 ** 32) fail(`shape [${v.size.join(', ')}] is too large to materialise`, name);
+        if (n > 0) {
+          const reach = v.offset + v.size.reduce((acc, s, i) => acc + (s - 1) * v.stride[i]!, 0);
+          if (reach >= v.storage.numel) {
+            fail(
+              `view (offset ${v.offset}, size [${v.size.join(', ')}], stride [${v.stride.join(', ')}]) reaches element ${reach} of storage '${v.storage.key}', which has ${v.storage.numel}`,
+              name,
+            );
+          }
+        }
+        if (tensors.has(name)) fail('appears twice after flattening nested dicts', name);
+        const src = n > 0 ? storageOf(v.storage, name) : allocData(v.storage.dtype, 0);
+        tensors.set(name, { dtype: v.storage.dtype, shape: [...v.size], data: gatherStrided(src, v.storage.dtype, v.offset, v.size, v.stride) });
+      } else if (v instanceof Map && depth < 8 && containsTensor(v)) {
+        visit(v, `${name}.`, depth + 1);
+      }
+    }
+  };
+  visit(dict, '', 0);
+
+  const extra: Record<string, unknown> = {};
+  const skipped: string[] = [];
+  const head = path[0];
+  for (const [k, v] of top) {
+    if (path.length === 0 ? containsTensor(v) : k === head) continue;
+    const p = v instanceof PyObject ? NOT_SIMPLE : toPlain(v);
+    if (p === NOT_SIMPLE) skipped.push(String(k));
+    else extra[String(k)] = p;
+  }
+  return { tensors, path, extra, skipped };
+}
+
+/** Reads a PyTorch checkpoint file (`torch.save` zip format). See {@link parsePth}. */
+export async function readPth(path: string, options: PthOptions = {}): Promise<PthCheckpoint> {
+  return parsePth(await fsp.readFile(path), { name: path, ...options });
+}
+
+/** Synchronous {@link readPth}. */
+export function readPthSync(path: string, options: PthOptions = {}): PthCheckpoint {
+  return parsePth(fs.readFileSync(path), { name: path, ...options });
+}
