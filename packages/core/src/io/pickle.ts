@@ -131,6 +131,10 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     stack = prev!;
     return items;
   };
+  // `stack.push(popMark())` would push onto the discarded inner stack (the receiver is read before the call).
+  const pushItems = (items: unknown[]): void => {
+    stack.push(items);
+  };
   const readLine = (): string => {
     const end = bytes.indexOf(0x0a, pos);
     if (end < 0) fail('truncated: unterminated line');
@@ -309,7 +313,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         stack.push([]);
         break;
       case 0x74: // TUPLE
-        stack.push(popMark());
+        pushItems(popMark());
         break;
       case 0x85: // TUPLE1
         stack.push([pop()]);
@@ -331,7 +335,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         stack.push([]);
         break;
       case 0x6c: // LIST
-        stack.push(popMark());
+        pushItems(popMark());
         break;
       case 0x61: {
         // APPEND
@@ -378,7 +382,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         break;
       }
       case 0x91: // FROZENSET
-        stack.push(popMark());
+        pushItems(popMark());
         break;
       case 0x71: // BINPUT
         memo.set(bytes[need(1)]!, top());
