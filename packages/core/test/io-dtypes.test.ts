@@ -101,7 +101,7 @@ describe('records', () => {
     expect(shapeSize([])).toBe(1);
     expect(shapeSize([2, 0, 3])).toBe(0);
     const f16 = makeRecord('float16', [2], [1, -2]);
-    expect(Array.from(f16.data)).toEqual([0x3c00, 0xc000]);
+    expect(Array.from(f16.data as Uint16Array)).toEqual([0x3c00, 0xc000]);
     expect(Array.from(recordToFloat32(f16))).toEqual([1, -2]);
     const i64 = makeRecord('int64', [3], [1, -5, 2 ** 40]);
     expect(i64.data).toBeInstanceOf(BigInt64Array);

@@ -346,6 +346,31 @@ describe('.pth building blocks', () => {
     expect((ns.state as Map<string, number>).get('lr')).toBe(0.001);
   });
 
+  it('reads big-endian storages (archive/byteorder = big), contiguous and strided', () => {
+    const be = (xs: number[]) => {
+      const b = Buffer.alloc(4 * xs.length);
+      xs.forEach((x, i) => b.writeFloatBE(x, 4 * i));
+      return new Uint8Array(b);
+    };
+    for (const [size, stride, want] of [
+      [[4], [1], [1, 2, 3, 4]],
+      [[2, 2], [1, 2], [1, 3, 2, 4]],
+    ] as const) {
+      const z = makeZip({
+        'archive/data.pkl': tensorPickle(4, 0, [...size], [...stride]),
+        'archive/byteorder': 'big',
+        'archive/data/0': be([1, 2, 3, 4]),
+      });
+      expect(Array.from(parsePth(z).tensors.get('w')!.data as Float32Array)).toEqual(want);
+    }
+  });
+
+  it('turns pathological nesting into a format error', () => {
+    const deep = pkl('}', 'N', new Array(200_000).fill(0x85), 'N', 's', '.');
+    expectError(() => unpickle(deep, { globals: {} }), /malformed pickle/);
+    expectError(() => unpickle(pkl([0x8b, 0, 0, 1, 0], '.'), { globals: {} }), /integer of 65536 bytes is too large/);
+  });
+
   it('interprets the data opcodes', () => {
     const v = unpickle(
       pkl(

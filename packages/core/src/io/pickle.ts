@@ -202,270 +202,280 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     }
   };
 
-  for (;;) {
-    opStart = pos;
-    op = bytes[need(1)]!;
-    switch (op) {
-      case 0x80: // PROTO
-        if (bytes[need(1)]! > 5) fail(`protocol ${bytes[pos - 1]} is newer than 5`);
-        break;
-      case 0x95: // FRAME
-        need(8);
-        break;
-      case 0x2e: // STOP
-        if (stack.length !== 1 || metastack.length) fail(`stack holds ${stack.length} values at STOP`);
-        return stack[0];
-      case 0x28: // MARK
-        metastack.push(stack);
-        stack = [];
-        break;
-      case 0x30: // POP
-        if (stack.length) stack.pop();
-        else popMark();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        stack.push(top());
-        break;
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x4a: // BININT
-        stack.push(dv.getInt32(need(4), true));
-        break;
-      case 0x4b: // BININT1
-        stack.push(bytes[need(1)]);
-        break;
-      case 0x4d: // BININT2
-        stack.push(dv.getUint16(need(2), true));
-        break;
-      case 0x8a: // LONG1
-      case 0x8b: {
-        // LONG4
-        const n = op === 0x8a ? bytes[need(1)]! : dv.getInt32(need(4), true);
-        const at = need(n);
-        let v = 0n;
-        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i]!);
-        if (n > 0 && bytes[at + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-        break;
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof WeightsFormatError) throw err;
+    return fail(`malformed pickle: ${(err as Error).message}`); // e.g. a structure nested too deeply
+  }
+
+  function run(): unknown {
+    for (;;) {
+      opStart = pos;
+      op = bytes[need(1)]!;
+      switch (op) {
+        case 0x80: // PROTO
+          if (bytes[need(1)]! > 5) fail(`protocol ${bytes[pos - 1]} is newer than 5`);
+          break;
+        case 0x95: // FRAME
+          need(8);
+          break;
+        case 0x2e: // STOP
+          if (stack.length !== 1 || metastack.length) fail(`stack holds ${stack.length} values at STOP`);
+          return stack[0];
+        case 0x28: // MARK
+          metastack.push(stack);
+          stack = [];
+          break;
+        case 0x30: // POP
+          if (stack.length) stack.pop();
+          else popMark();
+          break;
+        case 0x31: // POP_MARK
+          popMark();
+          break;
+        case 0x32: // DUP
+          stack.push(top());
+          break;
+        case 0x4e: // NONE
+          stack.push(null);
+          break;
+        case 0x88: // NEWTRUE
+          stack.push(true);
+          break;
+        case 0x89: // NEWFALSE
+          stack.push(false);
+          break;
+        case 0x4a: // BININT
+          stack.push(dv.getInt32(need(4), true));
+          break;
+        case 0x4b: // BININT1
+          stack.push(bytes[need(1)]);
+          break;
+        case 0x4d: // BININT2
+          stack.push(dv.getUint16(need(2), true));
+          break;
+        case 0x8a: // LONG1
+        case 0x8b: {
+          // LONG4
+          const n = op === 0x8a ? bytes[need(1)]! : dv.getInt32(need(4), true);
+          if (n > 1024) fail(`integer of ${n} bytes is too large`);
+          const at = need(n);
+          let v = 0n;
+          for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i]!);
+          if (n > 0 && bytes[at + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
+          stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+          break;
+        }
+        case 0x49: {
+          // INT (protocol 0; "01"/"00" are True/False)
+          const s = readLine().trim();
+          if (s === '01' || s === '00') stack.push(s === '01');
+          else if (/^[-+]?\d+$/.test(s)) stack.push(Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s));
+          else fail(`bad INT ${JSON.stringify(s)}`);
+          break;
+        }
+        case 0x4c: {
+          // LONG (protocol 0)
+          const s = readLine().trim().replace(/L$/, '');
+          if (!/^[-+]?\d+$/.test(s)) fail(`bad LONG ${JSON.stringify(s)}`);
+          const v = BigInt(s);
+          stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+          break;
+        }
+        case 0x47: // BINFLOAT (big-endian)
+          stack.push(dv.getFloat64(need(8), false));
+          break;
+        case 0x46: {
+          // FLOAT (protocol 0)
+          const v = Number(readLine().trim());
+          if (Number.isNaN(v)) fail('bad FLOAT');
+          stack.push(v);
+          break;
+        }
+        case 0x58: // BINUNICODE
+          stack.push(utf8(dv.getUint32(need(4), true)));
+          break;
+        case 0x8c: // SHORT_BINUNICODE
+          stack.push(utf8(bytes[need(1)]!));
+          break;
+        case 0x8d: // BINUNICODE8
+          stack.push(utf8(u64(need(8))));
+          break;
+        case 0x54: // BINSTRING (Python 2 str; latin-1)
+          stack.push(latin1(dv.getInt32(need(4), true)));
+          break;
+        case 0x55: // SHORT_BINSTRING
+          stack.push(latin1(bytes[need(1)]!));
+          break;
+        case 0x42: // BINBYTES
+          stack.push(rawBytes(dv.getUint32(need(4), true)));
+          break;
+        case 0x43: // SHORT_BINBYTES
+          stack.push(rawBytes(bytes[need(1)]!));
+          break;
+        case 0x8e: // BINBYTES8
+        case 0x96: // BYTEARRAY8
+          stack.push(rawBytes(u64(need(8))));
+          break;
+        case 0x29: // EMPTY_TUPLE
+          stack.push([]);
+          break;
+        case 0x74: // TUPLE
+          pushItems(popMark());
+          break;
+        case 0x85: // TUPLE1
+          stack.push([pop()]);
+          break;
+        case 0x86: {
+          // TUPLE2
+          const b = pop();
+          stack.push([pop(), b]);
+          break;
+        }
+        case 0x87: {
+          // TUPLE3
+          const c = pop();
+          const b = pop();
+          stack.push([pop(), b, c]);
+          break;
+        }
+        case 0x5d: // EMPTY_LIST
+          stack.push([]);
+          break;
+        case 0x6c: // LIST
+          pushItems(popMark());
+          break;
+        case 0x61: {
+          // APPEND
+          const x = pop();
+          appendItems(top(), [x]);
+          break;
+        }
+        case 0x65: {
+          // APPENDS
+          const items = popMark();
+          appendItems(top(), items);
+          break;
+        }
+        case 0x7d: // EMPTY_DICT
+          stack.push(new Map());
+          break;
+        case 0x64: {
+          // DICT
+          const d = new Map();
+          setItems(d, popMark());
+          stack.push(d);
+          break;
+        }
+        case 0x73: {
+          // SETITEM
+          const v = pop();
+          const k = pop();
+          setItems(top(), [k, v]);
+          break;
+        }
+        case 0x75: {
+          // SETITEMS
+          const items = popMark();
+          setItems(top(), items);
+          break;
+        }
+        case 0x8f: // EMPTY_SET (kept as an array)
+          stack.push([]);
+          break;
+        case 0x90: {
+          // ADDITEMS
+          const items = popMark();
+          appendItems(top(), items);
+          break;
+        }
+        case 0x91: // FROZENSET
+          pushItems(popMark());
+          break;
+        case 0x71: // BINPUT
+          memo.set(bytes[need(1)]!, top());
+          break;
+        case 0x72: // LONG_BINPUT
+          memo.set(dv.getUint32(need(4), true), top());
+          break;
+        case 0x70: {
+          // PUT
+          const i = Number(readLine());
+          if (!Number.isSafeInteger(i)) fail('bad PUT index');
+          memo.set(i, top());
+          break;
+        }
+        case 0x94: // MEMOIZE
+          memo.set(memo.size, top());
+          break;
+        case 0x68: // BINGET
+        case 0x6a: // LONG_BINGET
+        case 0x67: {
+          // GET
+          const i = op === 0x68 ? bytes[need(1)]! : op === 0x6a ? dv.getUint32(need(4), true) : Number(readLine());
+          if (!memo.has(i)) fail(`memo entry ${i} is undefined`);
+          stack.push(memo.get(i));
+          break;
+        }
+        case 0x63: {
+          // GLOBAL "module\nname\n"
+          const module = readLine();
+          const name = readLine();
+          stack.push(resolveGlobal(module, name));
+          break;
+        }
+        case 0x93: {
+          // STACK_GLOBAL
+          const name = pop();
+          const module = pop();
+          if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
+          stack.push(resolveGlobal(module as string, name as string));
+          break;
+        }
+        case 0x52: {
+          // REDUCE
+          const args = pop();
+          const fn = pop();
+          stack.push(callGlobal(fn, args, false));
+          break;
+        }
+        case 0x81: {
+          // NEWOBJ
+          const args = pop();
+          const cls = pop();
+          stack.push(callGlobal(cls, args, true));
+          break;
+        }
+        case 0x92: {
+          // NEWOBJ_EX
+          const kwargs = pop();
+          const args = pop();
+          const cls = pop();
+          if (!(kwargs instanceof Map) || kwargs.size) fail('keyword arguments are not supported');
+          stack.push(callGlobal(cls, args, true));
+          break;
+        }
+        case 0x62: {
+          // BUILD
+          const state = pop();
+          const obj = top();
+          if (obj instanceof PyObject) obj.state = state;
+          else if (obj instanceof Map) {
+            // An OrderedDict's instance attributes (a state_dict's `_metadata`): not needed, dropped.
+          } else if (obj !== null && typeof obj === 'object' && PICKLE_SETSTATE in obj) (obj as Settable)[PICKLE_SETSTATE](state);
+          else fail(`cannot BUILD (set state on) a ${describe(obj)}`);
+          break;
+        }
+        case 0x51: // BINPERSID
+          stack.push(persistent(pop()));
+          break;
+        case 0x50: // PERSID
+          stack.push(persistent(readLine()));
+          break;
+        default:
+          fail(`unsupported opcode${OPCODE_NAMES[op] ? '' : ` 0x${op.toString(16)}`}`);
       }
-      case 0x49: {
-        // INT (protocol 0; "01"/"00" are True/False)
-        const s = readLine().trim();
-        if (s === '01' || s === '00') stack.push(s === '01');
-        else if (/^[-+]?\d+$/.test(s)) stack.push(Number.isSafeInteger(Number(s)) ? Number(s) : BigInt(s));
-        else fail(`bad INT ${JSON.stringify(s)}`);
-        break;
-      }
-      case 0x4c: {
-        // LONG (protocol 0)
-        const s = readLine().trim().replace(/L$/, '');
-        if (!/^[-+]?\d+$/.test(s)) fail(`bad LONG ${JSON.stringify(s)}`);
-        const v = BigInt(s);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-        break;
-      }
-      case 0x47: // BINFLOAT (big-endian)
-        stack.push(dv.getFloat64(need(8), false));
-        break;
-      case 0x46: {
-        // FLOAT (protocol 0)
-        const v = Number(readLine().trim());
-        if (Number.isNaN(v)) fail('bad FLOAT');
-        stack.push(v);
-        break;
-      }
-      case 0x58: // BINUNICODE
-        stack.push(utf8(dv.getUint32(need(4), true)));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        stack.push(utf8(bytes[need(1)]!));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(utf8(u64(need(8))));
-        break;
-      case 0x54: // BINSTRING (Python 2 str; latin-1)
-        stack.push(latin1(dv.getInt32(need(4), true)));
-        break;
-      case 0x55: // SHORT_BINSTRING
-        stack.push(latin1(bytes[need(1)]!));
-        break;
-      case 0x42: // BINBYTES
-        stack.push(rawBytes(dv.getUint32(need(4), true)));
-        break;
-      case 0x43: // SHORT_BINBYTES
-        stack.push(rawBytes(bytes[need(1)]!));
-        break;
-      case 0x8e: // BINBYTES8
-      case 0x96: // BYTEARRAY8
-        stack.push(rawBytes(u64(need(8))));
-        break;
-      case 0x29: // EMPTY_TUPLE
-        stack.push([]);
-        break;
-      case 0x74: // TUPLE
-        pushItems(popMark());
-        break;
-      case 0x85: // TUPLE1
-        stack.push([pop()]);
-        break;
-      case 0x86: {
-        // TUPLE2
-        const b = pop();
-        stack.push([pop(), b]);
-        break;
-      }
-      case 0x87: {
-        // TUPLE3
-        const c = pop();
-        const b = pop();
-        stack.push([pop(), b, c]);
-        break;
-      }
-      case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x6c: // LIST
-        pushItems(popMark());
-        break;
-      case 0x61: {
-        // APPEND
-        const x = pop();
-        appendItems(top(), [x]);
-        break;
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark();
-        appendItems(top(), items);
-        break;
-      }
-      case 0x7d: // EMPTY_DICT
-        stack.push(new Map());
-        break;
-      case 0x64: {
-        // DICT
-        const d = new Map();
-        setItems(d, popMark());
-        stack.push(d);
-        break;
-      }
-      case 0x73: {
-        // SETITEM
-        const v = pop();
-        const k = pop();
-        setItems(top(), [k, v]);
-        break;
-      }
-      case 0x75: {
-        // SETITEMS
-        const items = popMark();
-        setItems(top(), items);
-        break;
-      }
-      case 0x8f: // EMPTY_SET (kept as an array)
-        stack.push([]);
-        break;
-      case 0x90: {
-        // ADDITEMS
-        const items = popMark();
-        appendItems(top(), items);
-        break;
-      }
-      case 0x91: // FROZENSET
-        pushItems(popMark());
-        break;
-      case 0x71: // BINPUT
-        memo.set(bytes[need(1)]!, top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(dv.getUint32(need(4), true), top());
-        break;
-      case 0x70: {
-        // PUT
-        const i = Number(readLine());
-        if (!Number.isSafeInteger(i)) fail('bad PUT index');
-        memo.set(i, top());
-        break;
-      }
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x68: // BINGET
-      case 0x6a: // LONG_BINGET
-      case 0x67: {
-        // GET
-        const i = op === 0x68 ? bytes[need(1)]! : op === 0x6a ? dv.getUint32(need(4), true) : Number(readLine());
-        if (!memo.has(i)) fail(`memo entry ${i} is undefined`);
-        stack.push(memo.get(i));
-        break;
-      }
-      case 0x63: {
-        // GLOBAL "module\nname\n"
-        const module = readLine();
-        const name = readLine();
-        stack.push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x93: {
-        // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
-        stack.push(resolveGlobal(module as string, name as string));
-        break;
-      }
-      case 0x52: {
-        // REDUCE
-        const args = pop();
-        const fn = pop();
-        stack.push(callGlobal(fn, args, false));
-        break;
-      }
-      case 0x81: {
-        // NEWOBJ
-        const args = pop();
-        const cls = pop();
-        stack.push(callGlobal(cls, args, true));
-        break;
-      }
-      case 0x92: {
-        // NEWOBJ_EX
-        const kwargs = pop();
-        const args = pop();
-        const cls = pop();
-        if (!(kwargs instanceof Map) || kwargs.size) fail('keyword arguments are not supported');
-        stack.push(callGlobal(cls, args, true));
-        break;
-      }
-      case 0x62: {
-        // BUILD
-        const state = pop();
-        const obj = top();
-        if (obj instanceof PyObject) obj.state = state;
-        else if (obj instanceof Map) {
-          // An OrderedDict's instance attributes (a state_dict's `_metadata`): not needed, dropped.
-        } else if (obj !== null && typeof obj === 'object' && PICKLE_SETSTATE in obj) (obj as Settable)[PICKLE_SETSTATE](state);
-        else fail(`cannot BUILD (set state on) a ${describe(obj)}`);
-        break;
-      }
-      case 0x51: // BINPERSID
-        stack.push(persistent(pop()));
-        break;
-      case 0x50: // PERSID
-        stack.push(persistent(readLine()));
-        break;
-      default:
-        fail(`unsupported opcode${OPCODE_NAMES[op] ? '' : ` 0x${op.toString(16)}`}`);
     }
   }
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 
-import { type DType, type TensorData, allocData, dataFromBytes, dtypeByteSize, swapBytes } from './dtypes.js';
+import { type DType, type TensorData, allocData, dataFromBytes, dataViewOrCopy, dtypeByteSize, swapBytes } from './dtypes.js';
 import { WeightsFormatError } from './errors.js';
 import { PICKLE_SETSTATE, type PickleGlobal, PyGlobal, PyObject, describe, unpickle } from './pickle.js';
 import { type StateDict, shapeSize } from './record.js';
@@ -167,6 +167,11 @@ const containsTensor = (v: unknown, depth = 0): boolean =>
 
 const NOT_SIMPLE = Symbol('not simple');
 
+/** Sets an own property, even for keys such as `__proto__`. */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function toPlain(v: unknown, depth = 0): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (v instanceof Uint8Array) return v;
@@ -180,7 +185,7 @@ function toPlain(v: unknown, depth = 0): unknown {
     for (const [k, x] of v) {
       const p = toPlain(x, depth + 1);
       if (p === NOT_SIMPLE) return NOT_SIMPLE;
-      out[String(k)] = p;
+      setOwn(out, String(k), p);
     }
     return out;
   }
@@ -198,11 +203,16 @@ function contiguousStrides(size: readonly number[]): number[] {
   return st;
 }
 
+/** True when a view with these size and strides is row-major contiguous. */
+function isContiguous(size: readonly number[], stride: readonly number[]): boolean {
+  const cs = contiguousStrides(size);
+  return size.every((d, i) => d === 1 || stride[i] === cs[i]);
+}
+
 /** Copies the strided view (offset, size, stride) of `src` into a new contiguous array. */
 function gatherStrided(src: TensorData, dtype: DType, offset: number, size: number[], stride: number[]): TensorData {
   const n = shapeSize(size);
-  const cs = contiguousStrides(size);
-  if (size.every((d, i) => d === 1 || stride[i] === cs[i])) return src.slice(offset, offset + n) as TensorData;
+  if (isContiguous(size, stride)) return src.slice(offset, offset + n) as TensorData;
   const out = allocData(dtype, n);
   if (n === 0) return out;
   const rank = size.length;
@@ -318,10 +328,16 @@ export function parsePth(bytes: Uint8Array, options: PthOptions = {}): PthCheckp
   }
   if (!containsTensor(dict)) fail(`no tensors found (top-level keys: ${[...top.keys()].map(String).slice(0, 20).join(', ')})`);
 
-  // Read storages lazily (only those the state_dict uses), each once.
-  const storageData = new Map<string, TensorData>();
-  const storageOf = (ref: TorchStorageRef, tensor: string): TensorData => {
-    const cached = storageData.get(ref.key);
+  // Read storages lazily (only those the state_dict uses), each entry once. Contiguous views copy straight
+  // from the entry bytes (one copy); strided views gather from a typed view of the storage.
+  const swap = (d: TensorData): TensorData => {
+    if (byteorder === 'big' && d.BYTES_PER_ELEMENT > 1) swapBytes(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), d.BYTES_PER_ELEMENT);
+    return d;
+  };
+  const rawStorage = new Map<string, Uint8Array>();
+  const typedStorage = new Map<string, TensorData>();
+  const rawOf = (ref: TorchStorageRef, tensor: string): Uint8Array => {
+    const cached = rawStorage.get(ref.key);
     if (cached) return cached;
     const entryName = `${prefix}/data/${ref.key}`;
     const entry: ZipEntry | undefined = entries.get(entryName);
@@ -329,10 +345,24 @@ export function parsePth(bytes: Uint8Array, options: PthOptions = {}): PthCheckp
     const raw = entry.read();
     const nbytes = ref.numel * dtypeByteSize(ref.dtype);
     if (raw.length < nbytes) fail(`storage entry '${entryName}' has ${raw.length} bytes, but ${ref.numel} × ${ref.dtype} need ${nbytes}`, tensor);
-    const data = dataFromBytes(ref.dtype, raw, 0, ref.numel);
-    if (byteorder === 'big' && data.BYTES_PER_ELEMENT > 1) swapBytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), data.BYTES_PER_ELEMENT);
-    storageData.set(ref.key, data);
-    return data;
+    rawStorage.set(ref.key, raw);
+    return raw;
+  };
+  const typedOf = (ref: TorchStorageRef, tensor: string): TensorData => {
+    let t = typedStorage.get(ref.key);
+    if (!t) {
+      const raw = rawOf(ref, tensor);
+      t = byteorder === 'big' ? swap(dataFromBytes(ref.dtype, raw, 0, ref.numel)) : dataViewOrCopy(ref.dtype, raw, 0, ref.numel);
+      typedStorage.set(ref.key, t);
+    }
+    return t;
+  };
+  const materialise = (v: TorchTensorRef, name: string): TensorData => {
+    const { dtype } = v.storage;
+    const n = shapeSize(v.size);
+    if (n === 0) return allocData(dtype, 0);
+    if (isContiguous(v.size, v.stride)) return swap(dataFromBytes(dtype, rawOf(v.storage, name), v.offset * dtypeByteSize(dtype), n));
+    return gatherStrided(typedOf(v.storage, name), dtype, v.offset, v.size, v.stride);
   };
 
   const tensors: StateDict = new Map();
@@ -353,8 +383,7 @@ export function parsePth(bytes: Uint8Array, options: PthOptions = {}): PthCheckp
           }
         }
         if (tensors.has(name)) fail('appears twice after flattening nested dicts', name);
-        const src = n > 0 ? storageOf(v.storage, name) : allocData(v.storage.dtype, 0);
-        tensors.set(name, { dtype: v.storage.dtype, shape: [...v.size], data: gatherStrided(src, v.storage.dtype, v.offset, v.size, v.stride) });
+        tensors.set(name, { dtype: v.storage.dtype, shape: [...v.size], data: materialise(v, name) });
       } else if (v instanceof Map && depth < 8 && containsTensor(v)) {
         visit(v, `${name}.`, depth + 1);
       }
@@ -369,7 +398,7 @@ export function parsePth(bytes: Uint8Array, options: PthOptions = {}): PthCheckp
     if (path.length === 0 ? containsTensor(v) : k === head) continue;
     const p = v instanceof PyObject ? NOT_SIMPLE : toPlain(v);
     if (p === NOT_SIMPLE) skipped.push(String(k));
-    else extra[String(k)] = p;
+    else setOwn(extra, String(k), p);
   }
   return { tensors, path, extra, skipped };
 }
