@@ -17,8 +17,8 @@ import {
 } from '../src/io/index.js';
 import { expectRecordEquals, expected, fixture } from './fixtures/expected.js';
 
-/** Builds a stored (or deflated) zip archive in memory. */
-function makeZip(files: Record<string, Uint8Array | string>, deflate = false): Uint8Array {
+/** Builds a stored (or deflated) zip archive in memory; `zip64` puts every size and offset in zip64 records. */
+function makeZip(files: Record<string, Uint8Array | string>, deflate = false, zip64 = false): Uint8Array {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -35,22 +35,44 @@ function makeZip(files: Record<string, Uint8Array | string>, deflate = false): U
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(deflate ? 8 : 0, 10);
-    central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(data.length, 24);
+    central.writeUInt32LE(zip64 ? 0xffffffff : body.length, 20);
+    central.writeUInt32LE(zip64 ? 0xffffffff : data.length, 24);
     central.writeUInt16LE(nameBuf.length, 28);
-    central.writeUInt32LE(offset, 42);
+    central.writeUInt32LE(zip64 ? 0xffffffff : offset, 42);
+    const extra = Buffer.alloc(zip64 ? 28 : 0);
+    if (zip64) {
+      extra.writeUInt16LE(1, 0);
+      extra.writeUInt16LE(24, 2);
+      extra.writeBigUInt64LE(BigInt(data.length), 4);
+      extra.writeBigUInt64LE(BigInt(body.length), 12);
+      extra.writeBigUInt64LE(BigInt(offset), 20);
+      central.writeUInt16LE(28, 30);
+    }
     locals.push(local, nameBuf, body);
-    centrals.push(central, nameBuf);
+    centrals.push(central, nameBuf, extra);
     offset += 30 + nameBuf.length + body.length;
   }
   const cd = Buffer.concat(centrals);
+  const count = Object.keys(files).length;
   const eocd = Buffer.alloc(22);
   eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(Object.keys(files).length, 8);
-  eocd.writeUInt16LE(Object.keys(files).length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
-  return new Uint8Array(Buffer.concat([...locals, cd, eocd]));
+  eocd.writeUInt16LE(zip64 ? 0xffff : count, 8);
+  eocd.writeUInt16LE(zip64 ? 0xffff : count, 10);
+  eocd.writeUInt32LE(zip64 ? 0xffffffff : cd.length, 12);
+  eocd.writeUInt32LE(zip64 ? 0xffffffff : offset, 16);
+  if (!zip64) return new Uint8Array(Buffer.concat([...locals, cd, eocd]));
+  const rec = Buffer.alloc(56);
+  rec.writeUInt32LE(0x06064b50, 0);
+  rec.writeBigUInt64LE(44n, 4);
+  rec.writeBigUInt64LE(BigInt(count), 24);
+  rec.writeBigUInt64LE(BigInt(count), 32);
+  rec.writeBigUInt64LE(BigInt(cd.length), 40);
+  rec.writeBigUInt64LE(BigInt(offset), 48);
+  const loc = Buffer.alloc(20);
+  loc.writeUInt32LE(0x07064b50, 0);
+  loc.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+  loc.writeUInt32LE(1, 16);
+  return new Uint8Array(Buffer.concat([...locals, cd, rec, loc, eocd]));
 }
 
 /** Pickle bytes from a list of opcode chunks (strings are latin-1). */
@@ -270,6 +292,19 @@ describe('.pth building blocks', () => {
     const ckpt = parsePth(checkpoint(tensorPickle(6, 1, [2, 2], [1, 2]), { '0': f32bytes([0, 1, 2, 3, 4, 5]) }));
     // element (i, j) = storage[1 + i + 2j]
     expect(Array.from(ckpt.tensors.get('w')!.data as Float32Array)).toEqual([1, 3, 2, 4]);
+  });
+
+  it('reads zip64 archives (64-bit sizes, offsets and counts)', () => {
+    const files = { 'archive/data.pkl': tensorPickle(2, 0, [2], [1]), 'archive/data/0': f32bytes([5, 6]) };
+    for (const deflate of [false, true]) {
+      const z = makeZip(files, deflate, true);
+      const e = readZip(z).get('archive/data/0')!;
+      expect([e.size, e.method]).toEqual([8, deflate ? 8 : 0]);
+      expect(Array.from(parsePth(z).tensors.get('w')!.data as Float32Array)).toEqual([5, 6]);
+    }
+    const broken = makeZip(files, false, true);
+    broken.set([0, 0, 0, 0], broken.length - 22 - 20); // destroy the zip64 locator
+    expectError(() => readZip(broken, 'z64.pth'), /z64\.pth: zip: zip64 end-of-central-directory locator missing/);
   });
 
   it('reads a deflated hand-built checkpoint and the zip reader checks sizes', () => {
