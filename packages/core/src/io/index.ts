@@ -43,16 +43,6 @@ export {
 } from './safetensors.js';
 export { type ZipEntry, isZip, readZip } from './zip.js';
 export { type PickleGlobal, type UnpickleOptions, PyGlobal, PyObject, PICKLE_SETSTATE, unpickle } from './pickle.js';
-export {
-  type PthOptions,
-  type PthCheckpoint,
-  TORCH_STORAGE_DTYPES,
-  TORCH_PICKLE_GLOBALS,
-  PTH_WRAPPER_KEYS,
-  TorchStorageRef,
-  TorchTensorRef,
-  parsePth,
-  readPth,
-  readPthSync,
-} from './pth.js';
+export { TORCH_STORAGE_DTYPES, TORCH_PICKLE_GLOBALS, TorchStorageRef, TorchTensorRef } from './torch-globals.js';
+export { type PthOptions, type PthCheckpoint, PTH_WRAPPER_KEYS, parsePth, readPth, readPthSync } from './pth.js';
 export { atomicWriteFile, atomicWriteFileSync } from '../run/atomic.js';

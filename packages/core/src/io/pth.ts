@@ -9,124 +9,13 @@ import fsp from 'node:fs/promises';
 
 import { type DType, type TensorData, allocData, dataFromBytes, dataViewOrCopy, dtypeByteSize, swapBytes } from './dtypes.js';
 import { WeightsFormatError } from './errors.js';
-import { PICKLE_SETSTATE, type PickleGlobal, PyGlobal, PyObject, describe, unpickle } from './pickle.js';
+import { PyGlobal, PyObject, describe, unpickle } from './pickle.js';
 import { type StateDict, shapeSize } from './record.js';
+import { TORCH_PICKLE_GLOBALS, TORCH_STORAGE_DTYPES, TorchStorageRef, TorchTensorRef } from './torch-globals.js';
 import { isZip, readZip, type ZipEntry } from './zip.js';
-
-/** Storage classes named in persistent ids, and their element types. */
-export const TORCH_STORAGE_DTYPES: Readonly<Record<string, DType>> = {
-  'torch.DoubleStorage': 'float64',
-  'torch.FloatStorage': 'float32',
-  'torch.HalfStorage': 'float16',
-  'torch.BFloat16Storage': 'bfloat16',
-  'torch.LongStorage': 'int64',
-  'torch.IntStorage': 'int32',
-  'torch.ShortStorage': 'int16',
-  'torch.CharStorage': 'int8',
-  'torch.ByteStorage': 'uint8',
-  'torch.BoolStorage': 'bool',
-  'torch.UntypedStorage': 'uint8',
-};
 
 /** Keys under which checkpoints commonly nest their state_dict, tried in this order. */
 export const PTH_WRAPPER_KEYS: readonly string[] = ['model', 'module', 'state_dict', 'model_state_dict'];
-
-/** A storage named by a persistent id: `('storage', <StorageClass>, key, location, numel)`. */
-export class TorchStorageRef {
-  constructor(
-    readonly key: string,
-    readonly dtype: DType,
-    readonly numel: number,
-    readonly location: string,
-  ) {}
-}
-
-/** A tensor as the pickle describes it: a strided view of a storage (not yet read). */
-export class TorchTensorRef {
-  constructor(
-    readonly storage: TorchStorageRef,
-    readonly offset: number,
-    readonly size: number[],
-    readonly stride: number[],
-    readonly requiresGrad: boolean,
-  ) {}
-
-  /** Python attributes of a tensor subclass (set by BUILD): not needed for the values, dropped. */
-  [PICKLE_SETSTATE](_state: unknown): void {}
-}
-
-const intList = (v: unknown, what: string): number[] => {
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) {
-    throw new Error(`${what} must be a tuple of non-negative ints, got ${describe(v)}`);
-  }
-  return v as number[];
-};
-
-function rebuildTensor(args: unknown[]): TorchTensorRef {
-  const [storage, offset, size, stride, requiresGrad] = args;
-  if (!(storage instanceof TorchStorageRef)) throw new Error(`expects a storage, got ${describe(storage)}`);
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw new Error(`bad storage offset ${String(offset)}`);
-  const sz = intList(size, 'size');
-  const st = intList(stride, 'stride');
-  if (sz.length !== st.length) throw new Error(`size [${sz.join(', ')}] and stride [${st.join(', ')}] differ in rank`);
-  return new TorchTensorRef(storage, offset, [...sz], [...st], requiresGrad === true);
-}
-
-function asTensor(v: unknown): TorchTensorRef {
-  if (!(v instanceof TorchTensorRef)) throw new Error(`expects a tensor, got ${describe(v)}`);
-  return v;
-}
-
-const marker: PickleGlobal = {};
-
-/** The globals a state_dict pickle may name; each is a small pure function or a marker. */
-export const TORCH_PICKLE_GLOBALS: Readonly<Record<string, PickleGlobal>> = {
-  'collections.OrderedDict': {
-    call: (args) => {
-      const m = new Map<unknown, unknown>();
-      const items = args[0];
-      if (items !== undefined) {
-        if (!Array.isArray(items)) throw new Error(`expects a list of pairs, got ${describe(items)}`);
-        for (const kv of items) {
-          if (!Array.isArray(kv) || kv.length !== 2) throw new Error('expects (key, value) pairs');
-          m.set(kv[0], kv[1]);
-        }
-      }
-      return m;
-    },
-  },
-  'torch._utils._rebuild_tensor_v2': { call: rebuildTensor },
-  'torch._utils._rebuild_tensor': { call: rebuildTensor },
-  'torch._utils._rebuild_parameter': { call: (args) => asTensor(args[0]) },
-  'torch._utils._rebuild_parameter_with_state': { call: (args) => asTensor(args[0]) },
-  'torch._tensor._rebuild_from_type_v2': {
-    call: (args) => {
-      const [fn, newType, fnArgs] = args;
-      if (!(fn instanceof PyGlobal) || !fn.spec.call) throw new Error(`expects an allowed rebuild function, got ${describe(fn)}`);
-      if (!(newType instanceof PyGlobal)) throw new Error(`expects a tensor type, got ${describe(newType)}`);
-      if (!Array.isArray(fnArgs)) throw new Error(`expects an argument tuple, got ${describe(fnArgs)}`);
-      return asTensor(fn.spec.call(fnArgs));
-    },
-  },
-  'torch.Size': {
-    call: (args) => [...intList(args[0] ?? [], 'torch.Size')],
-  },
-  'torch.device': {
-    call: (args) => args.map(String).join(':'),
-  },
-  '_codecs.encode': {
-    call: (args) => {
-      const [s, enc] = args;
-      if (typeof s !== 'string') throw new Error(`expects a str, got ${describe(s)}`);
-      if (enc !== 'latin1' && enc !== 'latin-1') return new TextEncoder().encode(s);
-      return Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
-    },
-  },
-  'torch.Tensor': marker,
-  'torch._tensor.Tensor': marker,
-  'torch.nn.parameter.Parameter': marker,
-  ...Object.fromEntries(Object.keys(TORCH_STORAGE_DTYPES).map((k) => [k, marker])),
-};
 
 /** Options of {@link parsePth} / {@link readPth}. */
 export interface PthOptions {
