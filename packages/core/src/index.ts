@@ -1,6 +1,15 @@
 import './gradients.js';
 
 export { gradientsRegistered } from './gradients.js';
+export {
+  initBackend,
+  backendReport,
+  BACKEND_ORDER,
+  type BackendKind,
+  type BackendReport,
+  type InitBackendOptions,
+  type SkippedBackend,
+} from './backend.js';
 export { Rng, type RngState } from './run/rng.js';
 export * from './io/index.js';
 export * from './ops/index.js';

@@ -1,2 +1,3 @@
-// Fast fused ops: filled in by the fused-kernel work.
-export {};
+export * from './fused.js';
+export { installFastKernels } from './install.js';
+export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled, permuteInto, transposeBlock } from './matmul.js';

@@ -1,0 +1,316 @@
+/**
+ * Backend choice: the fastest tfjs backend that actually works on this machine, chosen once and reported.
+ *
+ * Order tried (first that initialises wins):
+ *   1. `tensorflow-gpu` — @tensorflow/tfjs-node-gpu (CUDA)
+ *   2. `tensorflow`     — @tensorflow/tfjs-node (native libtensorflow on CPU)
+ *   3. `wasm-threads`   — @tensorflow/tfjs-backend-wasm, SIMD + one XNNPACK thread per core
+ *   4. `wasm-simd`      — the same, single-threaded
+ *   5. `cpu`            — @tensorflow/tfjs-backend-cpu (pure JS, slow)
+ *
+ * The native packages download libtensorflow at install time; where that fails, npm drops them but pnpm
+ * leaves a broken package behind, so every candidate is loaded inside try/catch and a failure is recorded
+ * as the reason it was skipped. tfjs disables the threaded wasm build under Node (it hands the pthread
+ * worker over as a `blob:` URL, which Node's Worker cannot load, and caps threads at half the logical
+ * cores); {@link initBackend} writes the worker and main script to real files and lifts the cap.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+import * as tf from '@tensorflow/tfjs-core';
+
+import { installFastKernels } from './ops/install.js';
+
+/** A backend candidate, in the order {@link initBackend} tries them. */
+export type BackendKind = 'tensorflow-gpu' | 'tensorflow' | 'wasm-threads' | 'wasm-simd' | 'cpu';
+
+export const BACKEND_ORDER: readonly BackendKind[] = ['tensorflow-gpu', 'tensorflow', 'wasm-threads', 'wasm-simd', 'cpu'];
+
+const ALIASES: Record<string, BackendKind[]> = {
+  auto: [...BACKEND_ORDER],
+  'tensorflow-gpu': ['tensorflow-gpu'],
+  gpu: ['tensorflow-gpu'],
+  'node-gpu': ['tensorflow-gpu'],
+  tensorflow: ['tensorflow'],
+  node: ['tensorflow'],
+  wasm: ['wasm-threads', 'wasm-simd'],
+  'wasm-threads': ['wasm-threads'],
+  'wasm-simd': ['wasm-simd'],
+  cpu: ['cpu'],
+};
+
+/** Options of {@link initBackend}. Every field has an environment-variable twin. */
+export interface InitBackendOptions {
+  /**
+   * Which backend to use: `auto` (default; env `FLUX_BACKEND`), a {@link BackendKind}, or `wasm`
+   * (threads, then single-threaded SIMD). A named backend that fails to load is an error, not a fallback.
+   */
+  backend?: string;
+  /** XNNPACK threads for wasm (default: every logical core; env `FLUX_THREADS`). */
+  threads?: number;
+  /** Install Flux's fast kernels (wasm matmul/transpose, fused elementwise ops). Default true. */
+  fastKernels?: boolean;
+  /** Where to print the report line: a function, or false for silence. Default: stderr. */
+  log?: ((line: string) => void) | false;
+  /** Extra directories to resolve optional backend packages from (besides cwd, the main script, and @flux/core). */
+  resolveFrom?: string[];
+}
+
+/** Why a better backend was not used. */
+export interface SkippedBackend {
+  kind: BackendKind;
+  reason: string;
+}
+
+/** What {@link initBackend} chose. */
+export interface BackendReport {
+  /** The candidate that won. */
+  kind: BackendKind;
+  /** tfjs's name for it (`tf.getBackend()`): tensorflow, wasm or cpu. */
+  backend: string;
+  /** Compute threads (1 for cpu; wasm: XNNPACK pool size; tensorflow: libtensorflow's own pool → cores). */
+  threads: number;
+  /** Whether SIMD code paths run (wasm SIMD128, or native). */
+  simd: boolean;
+  /** Whether Flux's fast kernels are installed for this backend. */
+  fastKernels: boolean;
+  /** Better candidates that were tried and skipped, with the reason. */
+  skipped: SkippedBackend[];
+  /** One-line human summary, as logged. */
+  summary: string;
+}
+
+let current: BackendReport | null = null;
+
+/** The report of the last successful {@link initBackend}, or null. */
+export function backendReport(): BackendReport | null {
+  return current;
+}
+
+function requireFrom(bases: string[]): (id: string) => unknown {
+  return (id: string) => {
+    for (const base of bases) {
+      try {
+        return createRequire(base)(id);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (err.code === 'MODULE_NOT_FOUND' && String(err.message).includes(`'${id}'`)) {
+          continue;
+        }
+        throw e; // found but broken: that is the interesting reason
+      }
+    }
+    throw new Error(`${id} is not installed`);
+  };
+}
+
+function resolutionBases(extra: string[] = []): string[] {
+  const bases = [...extra.map((d) => path.resolve(d, 'noop.js'))];
+  bases.push(path.join(process.cwd(), 'noop.js'));
+  if (process.argv[1]) bases.push(path.resolve(process.argv[1]));
+  bases.push(import.meta.url);
+  return [...new Set(bases)];
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].slice(0, 200);
+}
+
+async function trySet(name: string): Promise<boolean> {
+  if (tf.findBackendFactory(name) == null) return false;
+  // tfjs logs init failures with console.warn; keep them out of the user's terminal, we report instead.
+  const warn = console.warn;
+  console.warn = () => {};
+  try {
+    return await tf.setBackend(name);
+  } finally {
+    console.warn = warn;
+  }
+}
+
+async function loadNative(kind: 'tensorflow-gpu' | 'tensorflow', req: (id: string) => unknown): Promise<void> {
+  const pkg = kind === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  try {
+    req(pkg);
+  } catch (e) {
+    throw new Error(`${pkg}: ${firstLine(e)}`);
+  }
+  if (!(await trySet('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend failed to initialise`);
+  if (kind === 'tensorflow-gpu') {
+    // tfjs-node-gpu silently runs on CPU when CUDA is missing; say so rather than claim a GPU.
+    const env = tf.env();
+    const gpu = env.getFlags()['IS_GPU'] ?? null;
+    if (gpu === false) throw new Error(`${pkg} loaded but found no CUDA device`);
+  }
+}
+
+interface WasmModule {
+  setThreadsCount(n: number): void;
+  getThreadsCount(): number;
+}
+
+let wasmThreadFiles: { dir: string; main: string; worker: string } | null = null;
+
+function writeThreadFiles(wasmDir: string, req: (id: string) => unknown): { main: string; worker: string } {
+  if (wasmThreadFiles) return wasmThreadFiles;
+  const { wasmWorkerContents } = req(path.join(wasmDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
+  const factoryMod = req(path.join(wasmDir, 'wasm-out/tfjs-backend-wasm-threaded-simd.js')) as
+    | ((...a: unknown[]) => unknown)
+    | { default: (...a: unknown[]) => unknown };
+  const factory = typeof factoryMod === 'function' ? factoryMod : factoryMod.default;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-wasm-'));
+  const main = path.join(dir, 'tfjs-backend-wasm-threaded-simd.cjs');
+  const worker = path.join(dir, 'tfjs-backend-wasm-threaded-simd.worker.cjs');
+  fs.writeFileSync(main, `var WasmBackendModuleThreadedSimd = ${factory.toString()};\n`);
+  // The worker receives the main script as a Blob and turns it into an object URL before importScripts();
+  // in Node it can only read real files, so answer that URL with the file written above. tfjs escapes
+  // newlines the same way before handing the worker over.
+  fs.writeFileSync(
+    worker,
+    `URL.createObjectURL = () => ${JSON.stringify(main)}; URL.revokeObjectURL = () => {};\n` +
+      wasmWorkerContents.replace(/\n/g, '\\n'),
+  );
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  wasmThreadFiles = { dir, main, worker };
+  return wasmThreadFiles;
+}
+
+async function loadWasm(kind: 'wasm-threads' | 'wasm-simd', req: (id: string) => unknown, threads: number): Promise<number> {
+  let wasm: WasmModule;
+  let wasmDir: string;
+  try {
+    wasm = req('@tensorflow/tfjs-backend-wasm') as WasmModule;
+    wasmDir = path.dirname((req as unknown as { resolvePkg: (id: string) => string }).resolvePkg('@tensorflow/tfjs-backend-wasm/package.json'));
+  } catch (e) {
+    throw new Error(`@tensorflow/tfjs-backend-wasm: ${firstLine(e)}`);
+  }
+  if (tf.engine().registry['wasm'] != null) {
+    // Already initialised in this process (e.g. initBackend called twice): reuse it as it is.
+    if (!(await trySet('wasm'))) throw new Error('wasm backend failed to initialise');
+    return wasm.getThreadsCount();
+  }
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  if (!simd) throw new Error('this runtime has no WebAssembly SIMD');
+  if (kind === 'wasm-simd') {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    if (!(await trySet('wasm'))) throw new Error('wasm backend failed to initialise');
+    return 1;
+  }
+  if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is unavailable');
+  const files = writeThreadFiles(wasmDir, req);
+  const origCreate = URL.createObjectURL;
+  const origCpus = os.cpus;
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(threads);
+  // tfjs hands the pthread worker over as a Blob URL: give Node a real file instead.
+  URL.createObjectURL = (obj: Blob | MediaSource) =>
+    (obj as Blob)?.type === 'application/javascript' ? files.worker : origCreate(obj as Blob);
+  // XNNPACK's pool is capped at half the logical cores (it assumes SMT); report enough cores that the
+  // requested count passes the cap.
+  const real = origCpus();
+  (os as { cpus: typeof os.cpus }).cpus = () => {
+    const out = [...real];
+    while (out.length < 2 * threads) out.push(...real.slice(0, Math.max(1, Math.min(real.length, 2 * threads - out.length))));
+    return out.length ? out : real;
+  };
+  let ok = false;
+  try {
+    ok = await trySet('wasm');
+  } finally {
+    URL.createObjectURL = origCreate;
+    (os as { cpus: typeof os.cpus }).cpus = origCpus;
+  }
+  if (!ok) {
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    throw new Error('threaded wasm failed to initialise');
+  }
+  return wasm.getThreadsCount();
+}
+
+async function loadCpu(req: (id: string) => unknown): Promise<void> {
+  try {
+    req('@tensorflow/tfjs-backend-cpu');
+  } catch (e) {
+    throw new Error(`@tensorflow/tfjs-backend-cpu: ${firstLine(e)}`);
+  }
+  if (!(await trySet('cpu'))) throw new Error('cpu backend failed to initialise');
+}
+
+function defaultThreads(): number {
+  const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, n || 1);
+}
+
+/**
+ * Chooses, initialises and reports the tfjs backend (see the module doc for the order). Call it once at
+ * start-up, before creating tensors. Throws if a backend named by option / `FLUX_BACKEND` cannot load.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
+  const requested = (options.backend ?? process.env.FLUX_BACKEND ?? 'auto').trim().toLowerCase();
+  const candidates = ALIASES[requested];
+  if (candidates == null) {
+    throw new Error(
+      `Unknown backend "${requested}" (from ${options.backend != null ? 'options.backend' : 'FLUX_BACKEND'}); ` +
+        `expected one of: ${Object.keys(ALIASES).join(', ')}`,
+    );
+  }
+  const envThreads = process.env.FLUX_THREADS != null ? Number(process.env.FLUX_THREADS) : undefined;
+  const threads = options.threads ?? envThreads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`threads must be a positive integer, got ${threads} (from ${options.threads != null ? 'options.threads' : 'FLUX_THREADS'})`);
+  }
+  const bases = resolutionBases(options.resolveFrom);
+  const req = Object.assign(requireFrom(bases), {
+    resolvePkg: (id: string) => {
+      for (const base of bases) {
+        try {
+          return createRequire(base).resolve(id);
+        } catch {
+          /* next base */
+        }
+      }
+      throw new Error(`${id} is not installed`);
+    },
+  });
+  const skipped: SkippedBackend[] = [];
+  let chosen: { kind: BackendKind; threads: number; simd: boolean } | null = null;
+  for (const kind of candidates) {
+    try {
+      if (kind === 'tensorflow-gpu' || kind === 'tensorflow') {
+        await loadNative(kind, req);
+        chosen = { kind, threads: defaultThreads(), simd: true };
+      } else if (kind === 'wasm-threads' || kind === 'wasm-simd') {
+        const n = await loadWasm(kind, req, kind === 'wasm-threads' ? threads : 1);
+        chosen = { kind: n > 1 ? 'wasm-threads' : kind, threads: n, simd: true };
+        if (kind === 'wasm-threads' && n < 2 && threads > 1) {
+          skipped.push({ kind, reason: `asked for ${threads} threads, XNNPACK runs ${n}` });
+        }
+      } else {
+        await loadCpu(req);
+        chosen = { kind, threads: 1, simd: false };
+      }
+      break;
+    } catch (e) {
+      skipped.push({ kind, reason: firstLine(e) });
+    }
+  }
+  if (chosen == null) {
+    const why = skipped.map((s) => `  ${s.kind}: ${s.reason}`).join('\n');
+    throw new Error(`No tfjs backend could be initialised (requested "${requested}"):\n${why}`);
+  }
+  await tf.ready();
+  const fastKernels = options.fastKernels === false ? false : installFastKernels(tf.getBackend());
+  const summary =
+    `backend ${chosen.kind} (tfjs "${tf.getBackend()}", ${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}` +
+    `${chosen.simd ? ', SIMD' : ''}${fastKernels ? ', fast kernels' : ''})` +
+    (skipped.length ? `; skipped ${skipped.map((s) => `${s.kind}: ${s.reason}`).join('; ')}` : '');
+  current = { kind: chosen.kind, backend: tf.getBackend(), threads: chosen.threads, simd: chosen.simd, fastKernels, skipped, summary };
+  const log = options.log === undefined ? (line: string) => process.stderr.write(`[flux] ${line}\n`) : options.log;
+  if (log) log(summary);
+  return current;
+}

@@ -1,0 +1,12 @@
+/**
+ * Installs Flux's kernel overrides for the active backend. Fused elementwise kernels register themselves
+ * for `wasm` and `cpu` when @flux/core is imported; the wasm matmul/transpose overrides replace tfjs's own
+ * kernels and so are installed explicitly (and can be removed again for comparisons).
+ */
+import { installWasmMatMul } from './matmul.js';
+
+/** Installs the overrides that apply to `backendName`; returns whether Flux's fast path is active there. */
+export function installFastKernels(backendName: string): boolean {
+  if (backendName === 'wasm') return installWasmMatMul();
+  return backendName === 'cpu';
+}
