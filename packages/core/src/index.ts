@@ -10,6 +10,6 @@ export {
   type InitBackendOptions,
   type SkippedBackend,
 } from './backend.js';
-export { Rng, type RngState } from './run/rng.js';
+export * from './run/index.js';
 export * from './io/index.js';
 export * from './ops/index.js';
