@@ -2,70 +2,182 @@
  * The ViT's elementwise chains and linear layers as single ops.
  *
  * CONTRACT (used by @flux/vit, @flux/umt, the apps and the core bench): the signatures below are fixed.
- * These are the reference implementations written with composed tfjs ops (correct on every backend,
- * gradients from tfjs). The fused-kernel work replaces the bodies with fast forward+backward kernels on
- * the cpu and wasm backends, keeping these composed versions as the fallback for other backends
- * (tensorflow, webgl, webgpu) and as the reference in tests.
+ *
+ * On the `cpu` and `wasm` backends each op is one Flux kernel forward and one backward (plain JS loops
+ * over the tensors' memory, see kernels.ts), wired together with `tf.customGrad`; gradients flow to every
+ * input (weights, biases and gammas sum over all leading axes). Everywhere else (tensorflow, webgl,
+ * webgpu), and for inputs the kernels do not cover (non-float32, broadcasting shapes, empty tensors), the
+ * op runs the composed-tfjs reference in reference.ts, which is also what the tests compare against.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-const SQRT1_2 = Math.SQRT1_2;
+import { registerFluxKernels } from './kernels.js';
+import * as ref from './reference.js';
+import { installWasmSegmentSum } from './segment-sum.js';
+
+registerFluxKernels();
+installWasmSegmentSum();
+
+let enabled = true;
+
+/** Turns the fused kernels on or off (off: every op runs the composed reference). For comparisons. */
+export function setFusedKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/** Whether the fused kernels run on the active backend (cpu or wasm, and not disabled). */
+export function fusedKernelsAvailable(): boolean {
+  return enabled && tf.getKernel('FluxRmsNorm', tf.getBackend()) != null;
+}
+
+type Save = tf.GradSaveFunc;
+type Grad = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] };
+
+function run(name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number | boolean> = {}): tf.Tensor[] {
+  const out = tf.engine().runKernel(name, inputs as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
+  return Array.isArray(out) ? out : [out as tf.Tensor];
+}
+
+function custom(f: (...args: Array<tf.Tensor | Save>) => Grad): (...xs: tf.Tensor[]) => tf.Tensor {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+}
+
+/** Fused path usable: kernels present, float32 non-empty x of rank ≥ 1, every per-channel vector [C] float32. */
+function fast(x: tf.Tensor, ...vecs: Array<tf.Tensor | null | undefined>): boolean {
+  if (!fusedKernelsAvailable() || x.dtype !== 'float32' || x.rank < 1 || x.size === 0) return false;
+  const C = x.shape[x.rank - 1];
+  for (const v of vecs) {
+    if (v != null && (v.dtype !== 'float32' || v.rank !== 1 || v.shape[0] !== C)) return false;
+  }
+  return true;
+}
 
 /** `x @ weight (+ bias)` over the last axis. `weight` is [in, out] (tfjs order, not PyTorch's [out, in]). */
 export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor {
-  return tf.tidy(() => {
-    const inDim = x.shape[x.rank - 1]!;
-    const lead = x.shape.slice(0, -1);
-    let y = tf.matMul(tf.reshape(x, [-1, inDim]), weight);
-    if (bias) y = tf.add(y, bias);
-    return tf.reshape(y, [...lead, weight.shape[1]]);
-  });
+  const outDim = weight.shape[1];
+  if (!bias || x.rank < 1 || !fast(x) || weight.dtype !== 'float32' || bias.dtype !== 'float32' || bias.rank !== 1 || bias.shape[0] !== outDim || x.shape[x.rank - 1] !== weight.shape[0]) {
+    return ref.linear(x, weight, bias);
+  }
+  const inDim = x.shape[x.rank - 1];
+  const lead = x.shape.slice(0, -1);
+  return custom((xx, w, b, save) => {
+    const x2 = tf.reshape(xx as tf.Tensor, [-1, inDim]);
+    const mm = tf.matMul(x2 as tf.Tensor2D, w as tf.Tensor2D);
+    const [y] = run('FluxBiasAdd', { x: mm, bias: b as tf.Tensor });
+    (save as Save)([x2, w as tf.Tensor]);
+    return {
+      value: tf.reshape(y, [...lead, outDim]),
+      gradFunc: (dy, [xs, ws]) => {
+        const dy2 = tf.reshape(dy, [-1, outDim]) as tf.Tensor2D;
+        const dx = tf.reshape(tf.matMul(dy2, ws as tf.Tensor2D, false, true), (xx as tf.Tensor).shape);
+        const dw = tf.matMul(xs as tf.Tensor2D, dy2, true, false);
+        const [db] = run('FluxSumRows', { x: dy2 });
+        return [dx, dw, db];
+      },
+    };
+  })(x, weight, bias);
 }
 
 /** RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) * weight` (weight optional). */
 export function rmsNorm(x: tf.Tensor, weight?: tf.Tensor1D | null, eps = 1e-6): tf.Tensor {
-  return tf.tidy(() => {
-    const ms = tf.mean(tf.square(x), -1, true);
-    const y = tf.mul(x, tf.rsqrt(tf.add(ms, eps)));
-    return weight ? tf.mul(y, weight) : y;
-  });
+  if (!fast(x, weight)) return ref.rmsNorm(x, weight, eps);
+  if (weight) {
+    return custom((xx, w, save) => {
+      const [y, rstd] = run('FluxRmsNorm', { x: xx as tf.Tensor, weight: w as tf.Tensor }, { eps });
+      (save as Save)([xx as tf.Tensor, w as tf.Tensor, rstd]);
+      return {
+        value: y,
+        gradFunc: (dy, [xs, ws, rs]) => run('FluxRmsNormGrad', { dy, x: xs, rstd: rs, weight: ws }),
+      };
+    })(x, weight);
+  }
+  return custom((xx, save) => {
+    const [y, rstd] = run('FluxRmsNorm', { x: xx as tf.Tensor }, { eps });
+    (save as Save)([xx as tf.Tensor, rstd]);
+    return { value: y, gradFunc: (dy, [xs, rs]) => run('FluxRmsNormGrad', { dy, x: xs, rstd: rs }) };
+  })(x);
 }
 
 /** LayerNorm over the last axis (biased variance, as PyTorch). */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor {
-  return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-    return tf.add(tf.mul(y, weight), bias);
-  });
+  if (!fast(x, weight, bias) || !weight || !bias) return ref.layerNorm(x, weight, bias, eps);
+  return custom((xx, w, b, save) => {
+    const [y, mean, rstd] = run('FluxLayerNorm', { x: xx as tf.Tensor, weight: w as tf.Tensor, bias: b as tf.Tensor }, { eps });
+    (save as Save)([xx as tf.Tensor, w as tf.Tensor, mean, rstd]);
+    return {
+      value: y,
+      gradFunc: (dy, [xs, ws, ms, rs]) => run('FluxLayerNormGrad', { dy, x: xs, mean: ms, rstd: rs, weight: ws }),
+    };
+  })(x, weight, bias);
 }
 
 /** Exact (erf) GELU, as PyTorch's `nn.GELU()`. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT1_2)), 1)));
+  if (!fast(x)) return ref.gelu(x);
+  return custom((xx, save) => {
+    const [y] = run('FluxBiasGelu', { x: xx as tf.Tensor });
+    (save as Save)([xx as tf.Tensor]);
+    return { value: y, gradFunc: (dy, [xs]) => run('FluxBiasGeluGrad', { dy, x: xs }) };
+  })(x);
 }
 
 /** `gelu(x + bias)`, bias over the last axis. */
 export function biasGelu(x: tf.Tensor, bias: tf.Tensor1D): tf.Tensor {
-  return tf.tidy(() => gelu(tf.add(x, bias)));
+  if (!fast(x, bias) || !bias) return ref.biasGelu(x, bias);
+  return custom((xx, b, save) => {
+    const [y] = run('FluxBiasGelu', { x: xx as tf.Tensor, bias: b as tf.Tensor });
+    (save as Save)([xx as tf.Tensor, b as tf.Tensor]);
+    return { value: y, gradFunc: (dy, [xs, bs]) => run('FluxBiasGeluGrad', { dy, x: xs, bias: bs }) };
+  })(x, bias);
 }
 
 /** Residual with optional LayerScale: `x + gamma ⊙ y` (gamma over the last axis). */
 export function residual(x: tf.Tensor, y: tf.Tensor, gamma?: tf.Tensor1D | null): tf.Tensor {
-  return tf.tidy(() => tf.add(x, gamma ? tf.mul(y, gamma) : y));
+  if (!fast(x, gamma) || y.dtype !== 'float32' || !tf.util.arraysEqual(x.shape, y.shape)) return ref.residual(x, y, gamma);
+  if (gamma) {
+    return custom((xx, yy, g, save) => {
+      const [out] = run('FluxResidual', { x: xx as tf.Tensor, y: yy as tf.Tensor, gamma: g as tf.Tensor });
+      (save as Save)([yy as tf.Tensor, g as tf.Tensor]);
+      return {
+        value: out,
+        gradFunc: (dy, [ys, gs]) => {
+          const [dyy, dg] = run('FluxResidualGrad', { dy, y: ys, gamma: gs });
+          return [tf.clone(dy), dyy, dg];
+        },
+      };
+    })(x, y, gamma);
+  }
+  return custom((xx, yy) => {
+    const [out] = run('FluxResidual', { x: xx as tf.Tensor, y: yy as tf.Tensor });
+    return { value: out, gradFunc: (dy) => [tf.clone(dy), tf.clone(dy)] };
+  })(x, y);
 }
 
 /** Per-channel affine `x ⊙ scale (+ bias)` over the last axis (a depthwise 1×1 projection: gpe_proj, lpe). */
 export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, bias?: tf.Tensor1D | null): tf.Tensor {
-  return tf.tidy(() => {
-    const y = tf.mul(x, scale);
-    return bias ? tf.add(y, bias) : y;
-  });
+  if (!fast(x, scale, bias) || !scale) return ref.channelAffine(x, scale, bias);
+  if (bias) {
+    return custom((xx, s, b, save) => {
+      const [y] = run('FluxChannelAffine', { x: xx as tf.Tensor, scale: s as tf.Tensor, bias: b as tf.Tensor });
+      (save as Save)([xx as tf.Tensor, s as tf.Tensor]);
+      return { value: y, gradFunc: (dy, [xs, ss]) => run('FluxChannelAffineGrad', { dy, x: xs, scale: ss }, { hasBias: true }) };
+    })(x, scale, bias);
+  }
+  return custom((xx, s, save) => {
+    const [y] = run('FluxChannelAffine', { x: xx as tf.Tensor, scale: s as tf.Tensor });
+    (save as Save)([xx as tf.Tensor, s as tf.Tensor]);
+    return { value: y, gradFunc: (dy, [xs, ss]) => run('FluxChannelAffineGrad', { dy, x: xs, scale: ss }, { hasBias: false }) };
+  })(x, scale);
 }
 
 /** `softmax(x * scale)` over the last axis. */
 export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
-  return tf.tidy(() => tf.softmax(scale === 1 ? x : tf.mul(x, scale)));
+  if (!fast(x)) return ref.scaledSoftmax(x, scale);
+  return custom((xx, save) => {
+    const [y] = run('FluxScaledSoftmax', { x: xx as tf.Tensor }, { scale });
+    (save as Save)([y]);
+    return { value: y, gradFunc: (dy, [ys]) => run('FluxScaledSoftmaxGrad', { dy, y: ys }, { scale }) };
+  })(x);
 }
 
 /**
@@ -73,11 +185,16 @@ export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
  * on every backend (wasm lacks UnsortedSegmentSum, the gradient of gather; core registers one).
  */
 export function gatherRows(x: tf.Tensor3D, indices: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [b, n, c] = x.shape;
-    const k = indices.shape[1];
-    const offsets = tf.reshape(tf.mul(tf.range(0, b, 1, 'int32'), n), [b, 1]);
-    const flat = tf.reshape(tf.add(tf.cast(indices, 'int32'), offsets), [b * k]);
-    return tf.reshape(tf.gather(tf.reshape(x, [b * n, c]), flat), [b, k, c]);
-  });
+  if (!fast(x) || x.rank !== 3 || indices.rank !== 2 || indices.dtype !== 'int32' || indices.shape[0] !== x.shape[0]) {
+    return ref.gatherRows(x, indices);
+  }
+  const n = x.shape[1];
+  return custom((xx, ii, save) => {
+    const [y] = run('FluxGatherRows', { x: xx as tf.Tensor, indices: ii as tf.Tensor });
+    (save as Save)([ii as tf.Tensor]);
+    return {
+      value: y,
+      gradFunc: (dy, [is]) => [run('FluxScatterRows', { dy, indices: is }, { n })[0], tf.zeros(is.shape)],
+    };
+  })(x, indices) as tf.Tensor3D;
 }

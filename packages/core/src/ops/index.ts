@@ -1,3 +1,5 @@
 export * from './fused.js';
+export * as reference from './reference.js';
+export { installWasmSegmentSum } from './segment-sum.js';
 export { installFastKernels } from './install.js';
 export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled, permuteInto, transposeBlock } from './matmul.js';

@@ -4,9 +4,10 @@
  * kernels and so are installed explicitly (and can be removed again for comparisons).
  */
 import { installWasmMatMul } from './matmul.js';
+import { installWasmSegmentSum } from './segment-sum.js';
 
 /** Installs the overrides that apply to `backendName`; returns whether Flux's fast path is active there. */
 export function installFastKernels(backendName: string): boolean {
-  if (backendName === 'wasm') return installWasmMatMul();
+  if (backendName === 'wasm') return installWasmSegmentSum() && installWasmMatMul();
   return backendName === 'cpu';
 }
