@@ -1,0 +1,126 @@
+/** Shared model tests (shapes, edge cases, leaks, training), run on cpu and on wasm. */
+import { Rng } from '@flux/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { expect, it } from 'vitest';
+
+import { nearestHead } from '../src/index.js';
+import { randomVideo, tinyModel } from './helpers.js';
+
+export function modelTests(): void {
+  it('returns logits, pooled, indices, layers and [B,F,L] CLS attention', () => {
+    const m = tinyModel();
+    const v = randomVideo(2, 4, 16, 16);
+    const before = tf.memory().numTensors;
+    const r = m.forward(v, { k: 20, returnAttention: true, returnLayers: [0, -1] });
+    expect(r.logits.shape).toEqual([2, 5]);
+    expect(r.pooled.shape).toEqual([2, 24]);
+    expect(r.indices.shape).toEqual([2, 20]);
+    expect(r.indices.dtype).toBe('int32');
+    expect(r.layers!.map((l) => l.shape)).toEqual([
+      [2, 21, 32],
+      [2, 21, 32],
+    ]);
+    expect(r.clsAttention!.shape).toEqual([2, 4, 16]);
+    expect(r.head).toBe(nearestHead([64, 32, 16], 20));
+    // attention over the kept tokens + CLS sums to 1; the dropped ones are zero
+    const att = r.clsAttention!.arraySync().map((b) => b.flat());
+    const idx = r.indices.arraySync();
+    att.forEach((row, b) => {
+      const kept = new Set(idx[b]);
+      row.forEach((a, i) => (kept.has(i) ? expect(a).toBeGreaterThan(0) : expect(a).toBe(0)));
+      expect(row.reduce((s, a) => s + a, 0)).toBeLessThan(1);
+    });
+    tf.dispose([r.logits, r.pooled, r.indices, r.clsAttention!, ...r.layers!]);
+    expect(tf.memory().numTensors).toBe(before);
+    v.dispose();
+    m.dispose();
+  });
+
+  it('works with batch 1 and F = 4 (both crash the release), any F and grid', () => {
+    const m = tinyModel();
+    for (const [b, f, r] of [
+      [1, 4, 16],
+      [1, 1, 8],
+      [3, 3, 12],
+      [1, 10, 20],
+    ] as const) {
+      const v = randomVideo(b, f, r, r);
+      const n = f * (r / 4) ** 2;
+      const out = m.forward(v, { k: Math.max(1, Math.floor(n / 2)), returnAttention: true });
+      expect(out.logits.shape).toEqual([b, 5]);
+      expect(Number.isFinite(out.logits.dataSync()[0])).toBe(true);
+      expect(out.clsAttention!.shape).toEqual([b, f, (r / 4) ** 2]);
+      tf.dispose([v, out.logits, out.pooled, out.indices, out.clsAttention!]);
+    }
+    m.dispose();
+  });
+
+  it('keeping all tokens equals passing all indices explicitly; k ≥ F·L keeps all', () => {
+    const m = tinyModel();
+    const v = randomVideo(2, 2, 8, 8);
+    const a = m.forward(v);
+    const b = m.forward(v, { k: 1000 });
+    const c = m.forward(v, { indices: tf.tensor2d([Array.from({ length: 8 }, (_, i) => i), Array.from({ length: 8 }, (_, i) => i)], [2, 8], 'int32') });
+    expect(a.indices.shape).toEqual([2, 8]);
+    expect(Array.from(b.logits.dataSync())).toEqual(Array.from(a.logits.dataSync()));
+    const d = tf.max(tf.abs(tf.sub(a.logits, c.logits))).dataSync()[0]!;
+    expect(d).toBeLessThan(1e-5);
+    m.dispose();
+  });
+
+  it('explicit head choice and out-of-range checks', () => {
+    const m = tinyModel();
+    const v = randomVideo(1, 2, 8, 8);
+    expect(m.forward(v, { head: 2 }).head).toBe(2);
+    expect(() => m.forward(v, { head: 3 })).toThrow(/head 3/);
+    expect(() => m.forward(v, { indices: tf.tensor2d([[0, 8]], [1, 2], 'int32') })).toThrow(/out of range/);
+    expect(() => m.forward(randomVideo(1, 2, 10, 10))).toThrow(/does not divide/);
+    expect(() => m.forward(v, { returnLayers: [5] })).toThrow(/out of range/);
+    m.dispose();
+  });
+
+  it('does not leak tensors over 20 train steps (variableGrads + apply, drop-path on)', () => {
+    const m = tinyModel({ dropPathRate: 0.2 });
+    const opt = tf.train.adam(1e-3);
+    const rng = new Rng(3);
+    const v = randomVideo(2, 4, 8, 8);
+    const labels = tf.oneHot(tf.tensor1d([1, 3], 'int32'), 5);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const r = m.forward(v, { k: 10, training: true, rng });
+        return tf.losses.softmaxCrossEntropy(labels, r.logits) as tf.Scalar;
+      }, m.trainableVariables());
+      opt.applyGradients(grads as tf.NamedTensorMap as Record<string, tf.Variable>);
+      const loss = value.dataSync()[0]!;
+      tf.dispose([value, ...Object.values(grads)]);
+      return loss;
+    };
+    const first = step();
+    step();
+    const before = tf.memory().numTensors;
+    let last = first;
+    for (let i = 0; i < 20; i++) last = step();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Number.isFinite(last)).toBe(true);
+    expect(last).toBeLessThan(first);
+    opt.dispose();
+    tf.dispose([v, labels]);
+    m.dispose();
+  });
+
+  it('freeze / unfreeze select the trainable variables', () => {
+    const m = tinyModel();
+    const all = m.trainableVariables().length;
+    m.freeze(['blocks.', 'patch_embed.']);
+    const frozen = m.trainableNames();
+    expect(frozen.some((n) => n.startsWith('blocks.'))).toBe(false);
+    expect(frozen).toContain('head.0.weight');
+    expect(m.trainableVariables().length).toBeLessThan(all);
+    m.unfreeze(['blocks.1.']);
+    expect(m.trainableNames().some((n) => n.startsWith('blocks.1.'))).toBe(true);
+    m.unfreeze();
+    expect(m.trainableVariables().length).toBe(all);
+    expect(m.trainableVariables((n) => n.startsWith('head.')).length).toBe(6);
+    m.dispose();
+  });
+}
