@@ -1,0 +1,72 @@
+// Backend choice. One process, in order: the calls below change the global tfjs backend.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backendReport, initBackend } from '../src/index.js';
+
+// A package left broken in node_modules, as pnpm leaves @tensorflow/tfjs-node when its install script fails.
+const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-broken-'));
+for (const name of ['tfjs-node', 'tfjs-node-gpu']) {
+  const dir = path.join(broken, 'node_modules', '@tensorflow', name);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `@tensorflow/${name}`, version: '4.22.0', main: 'index.js' }));
+  fs.writeFileSync(
+    path.join(dir, 'index.js'),
+    `throw new Error("Cannot find module '${dir}/lib/napi-v8/tfjs_binding.node'");\n`,
+  );
+}
+afterAll(() => fs.rmSync(broken, { recursive: true, force: true }));
+
+describe('initBackend', () => {
+  it('rejects an unknown backend name, naming where it came from', async () => {
+    await expect(initBackend({ backend: 'tpu', log: false })).rejects.toThrow(/Unknown backend "tpu" \(from options.backend\).*wasm-threads/);
+    process.env.FLUX_BACKEND = 'quantum';
+    try {
+      await expect(initBackend({ log: false })).rejects.toThrow(/"quantum" \(from FLUX_BACKEND\)/);
+    } finally {
+      delete process.env.FLUX_BACKEND;
+    }
+    await expect(initBackend({ backend: 'cpu', threads: 0, log: false })).rejects.toThrow(/threads must be a positive integer/);
+  });
+
+  it('a named backend that cannot load is an error that says why', async () => {
+    await expect(initBackend({ backend: 'tensorflow', resolveFrom: [broken], log: false })).rejects.toThrow(
+      /tensorflow: @tensorflow\/tfjs-node: Cannot find module .*tfjs_binding\.node/,
+    );
+  });
+
+  it('auto survives broken native packages and picks threaded SIMD wasm with every core', async () => {
+    const lines: string[] = [];
+    const report = await initBackend({ resolveFrom: [broken], log: (l) => lines.push(l) });
+    expect(report.kind).toBe('wasm-threads');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(report.simd).toBe(true);
+    expect(report.fastKernels).toBe(true);
+    const cores = os.availableParallelism();
+    expect(report.threads).toBe(cores);
+    expect(report.skipped.map((s) => s.kind)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(report.skipped[1]!.reason).toMatch(/tfjs_binding\.node/);
+    expect(lines).toEqual([report.summary]);
+    expect(report.summary).toMatch(new RegExp(`^backend wasm-threads \\(tfjs "wasm", ${cores} threads?, SIMD, fast kernels\\); skipped tensorflow-gpu`));
+    expect(backendReport()).toBe(report);
+    // The threaded build computes correctly.
+    const y = tf.matMul(tf.ones([64, 32]), tf.ones([32, 16]));
+    expect(Array.from(y.dataSync()).every((v) => v === 32)).toBe(true);
+    y.dispose();
+  });
+
+  it('FLUX_BACKEND selects the backend, and the report follows', async () => {
+    process.env.FLUX_BACKEND = 'cpu';
+    try {
+      const report = await initBackend({ log: false });
+      expect(report.kind).toBe('cpu');
+      expect(tf.getBackend()).toBe('cpu');
+      expect(report.skipped).toEqual([]);
+      expect(report.summary).toBe('backend cpu (tfjs "cpu", 1 thread, fast kernels)');
+    } finally {
+      delete process.env.FLUX_BACKEND;
+    }
+  });
+});
