@@ -229,7 +229,24 @@ async function loadWasm(kind: 'wasm-threads' | 'wasm-simd', req: (id: string) =>
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     throw new Error('threaded wasm failed to initialise');
   }
+  unrefPthreads();
   return wasm.getThreadsCount();
+}
+
+interface PthreadWorker {
+  unref?: () => void;
+}
+
+/**
+ * XNNPACK's pool threads run for the life of the process and Emscripten keeps their Node workers
+ * referenced, so a script that is done would never exit. They only work inside synchronous kernel calls,
+ * so unreferencing them is safe. The pool starts lazily: run one small threaded product first.
+ */
+function unrefPthreads(): void {
+  tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])).dataSync());
+  const mod = (tf.backend() as unknown as { wasm?: { PThread?: { runningWorkers?: PthreadWorker[]; unusedWorkers?: PthreadWorker[] } } }).wasm;
+  const pt = mod?.PThread;
+  for (const w of [...(pt?.runningWorkers ?? []), ...(pt?.unusedWorkers ?? [])]) w.unref?.();
 }
 
 async function loadCpu(req: (id: string) => unknown): Promise<void> {

@@ -1,4 +1,5 @@
 // Backend choice. One process, in order: the calls below change the global tfjs backend.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,5 +69,22 @@ describe('initBackend', () => {
     } finally {
       delete process.env.FLUX_BACKEND;
     }
+  });
+});
+
+describe('a script on threaded wasm', () => {
+  it('exits by itself when it is done (the pool threads do not hold the process)', () => {
+    const dist = path.resolve(__dirname, '../dist/index.js');
+    expect(fs.existsSync(dist), 'build @flux/core first (turbo runs build before test)').toBe(true);
+    const script = `
+      const tf = await import('@tensorflow/tfjs-core');
+      const { initBackend } = await import(${JSON.stringify(dist)});
+      const r = await initBackend({ backend: 'wasm-threads', log: false });
+      const y = tf.matMul(tf.ones([256, 256]), tf.ones([256, 256]));
+      console.log(r.kind, r.threads, y.dataSync()[0]);`;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve(__dirname, '..'), timeout: 60_000, encoding: 'utf8' });
+    expect(out.signal, 'killed by the timeout: the process did not exit').toBeNull();
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout.trim()).toBe(`wasm-threads ${os.availableParallelism()} 256`);
   });
 });
