@@ -1,0 +1,82 @@
+/** Accuracy of a model on a dataset at one input grid and token count (shared by flux-tune validation and flux-eval). */
+import * as tf from '@tensorflow/tfjs-core';
+
+import type { ClipDataset } from './data.js';
+import { evalBatch } from './data.js';
+import type { TunableModel } from './model.js';
+
+export interface AccuracyOptions {
+  frames: number;
+  size: number;
+  /** Tokens kept (omit: all tokens of the grid). */
+  k?: number;
+  /** Head index (default: {@link headFor}(k)). */
+  head?: number;
+  /** Clip indices to evaluate (default 0…clips−1). */
+  indices?: readonly number[];
+  clips?: number;
+  batchSize?: number;
+}
+
+export interface Accuracy {
+  top1: number;
+  top5: number;
+  n: number;
+}
+
+/** The head trained for the token count closest to `k` (in log scale); head 0 when k is omitted. */
+export function headFor(k: number | undefined, headTokenCounts: readonly number[]): number {
+  if (k === undefined || headTokenCounts.length <= 1) return 0;
+  let best = 0;
+  let bestD = Infinity;
+  headTokenCounts.forEach((c, j) => {
+    const d = Math.abs(Math.log(k / c));
+    if (d < bestD - 1e-12) {
+      bestD = d;
+      best = j;
+    }
+  });
+  return best;
+}
+
+/** Counts correct top-1 and top-5 predictions of logits [B, C] against labels. */
+export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<number>): { top1: number; top5: number } {
+  let top1 = 0;
+  let top5 = 0;
+  for (let b = 0; b < labels.length; b++) {
+    const y = labels[b]!;
+    const row = logits.subarray(b * C, (b + 1) * C);
+    const target = row[y]!;
+    let rank = 0;
+    for (let c = 0; c < C; c++) if (row[c]! > target || (row[c] === target && c < y)) rank++;
+    if (rank === 0) top1++;
+    if (rank < 5) top5++;
+  }
+  return { top1, top5 };
+}
+
+/** Top-1/top-5 accuracy (fractions) over the chosen clips. */
+export function evaluateAccuracy(model: TunableModel, dataset: ClipDataset, options: AccuracyOptions): Accuracy {
+  const indices = options.indices ?? Array.from({ length: Math.min(options.clips ?? dataset.count, dataset.count) }, (_, i) => i);
+  const B = options.batchSize ?? 32;
+  const head = options.head ?? headFor(options.k, model.config.headTokenCounts);
+  let top1 = 0;
+  let top5 = 0;
+  for (let s = 0; s < indices.length; s += B) {
+    const idx = indices.slice(s, s + B);
+    const { video, labels } = evalBatch(dataset, idx, options.frames, options.size);
+    const logits = tf.tidy(() => {
+      const out = model.forward(video, { ...(options.k !== undefined ? { k: options.k } : {}), head, training: false });
+      return out.logits;
+    });
+    video.dispose();
+    const data = logits.dataSync() as Float32Array;
+    const C = logits.shape[logits.shape.length - 1]!;
+    logits.dispose();
+    const r = topkCorrect(data, C, labels);
+    top1 += r.top1;
+    top5 += r.top5;
+  }
+  const n = indices.length;
+  return { top1: top1 / n, top5: top5 / n, n };
+}

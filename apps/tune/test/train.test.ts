@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { openRunDir, readMetrics } from '@flux/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { createFluxModel } from '../src/model-factory.js';
+import { TrainingDivergedError, tune } from '../src/train.js';
+import { setupBackend, tinyConfig, tmpDir } from './helpers.js';
+
+beforeAll(setupBackend);
+
+const base = { createModel: createFluxModel, quiet: true };
+
+describe('tune: checkpoints and resume', () => {
+  it('resumes bit for bit: the losses after --resume equal the uninterrupted run', async () => {
+    const cfg = tinyConfig({ mode: 'multi', steps: 6, checkpointEvery: 2 });
+    const full = await tune(cfg, { ...base, out: tmpDir('full') });
+    full.model.dispose();
+
+    const dir = tmpDir('interrupted');
+    const first = await tune(cfg, { ...base, out: dir, stopAfter: 3 });
+    first.model.dispose();
+    expect(openRunDir(dir, { resume: true }).latestCheckpoint()?.step).toBe(2);
+    const resumed = await tune(cfg, { ...base, out: dir, resume: true });
+    resumed.model.dispose();
+
+    expect(resumed.losses.map((l) => l.step)).toEqual([3, 4, 5, 6]);
+    for (const l of resumed.losses) {
+      const want = full.losses.find((x) => x.step === l.step)!.loss;
+      expect(l.loss).toBe(want); // exactly equal, not just close
+    }
+    // The metrics file has one record per step, no duplicates from the interrupted attempt.
+    const steps = readMetrics(path.join(dir, 'metrics.jsonl')).filter((r) => r.event === undefined).map((r) => r.step);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(fs.existsSync(path.join(dir, 'model.safetensors'))).toBe(true);
+    const stored = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    expect(stored.mode).toBe('multi');
+  }, 120_000);
+
+  it('refuses to resume with a different config, naming the key', async () => {
+    const cfg = tinyConfig({ mode: 'fixed', steps: 2 });
+    const dir = tmpDir('mismatch');
+    (await tune(cfg, { ...base, out: dir })).model.dispose();
+    await expect(tune({ ...cfg, lr: 0.5 }, { ...base, out: dir, resume: true })).rejects.toThrow(/lr/);
+  }, 60_000);
+
+  it('stops on a NaN loss with a clear error and keeps the last good checkpoint', async () => {
+    const cfg = tinyConfig({ mode: 'fixed', steps: 6, checkpointEvery: 2 });
+    const dir = tmpDir('nan');
+    const before = tf.memory().numTensors;
+    let err: unknown;
+    try {
+      await tune(cfg, { ...base, out: dir, lossHook: (step, loss) => (step === 4 ? Number.NaN : loss) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    const e = err as TrainingDivergedError;
+    expect(e.message).toMatch(/diverged at step 4: the loss is NaN/);
+    expect(e.message).toMatch(/step-000004/);
+    const run = openRunDir(dir, { resume: true });
+    expect(run.latestCheckpoint()?.step).toBe(4);
+    expect(fs.existsSync(path.join(run.latestCheckpoint()!.path, 'model.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(run.latestCheckpoint()!.path, 'optimizer.safetensors'))).toBe(true);
+    const last = readMetrics(path.join(dir, 'metrics.jsonl')).at(-1)!;
+    expect(last.event).toBe('diverged');
+    // Only the model's variables are left over (the diverged step released its gradients).
+    expect(tf.memory().numTensors - before).toBeLessThan(200);
+  }, 60_000);
+
+  it('trains a fixed-grid and a single-K run end to end without leaking tensors per step', async () => {
+    for (const mode of ['fixed', 'single'] as const) {
+      const cfg = tinyConfig({ mode, steps: 3, tokenCounts: mode === 'single' ? [8] : [12, 8, 4] });
+      const counts: number[] = [];
+      const r = await tune(cfg, { ...base, out: tmpDir(mode), onStep: () => counts.push(tf.memory().numTensors) });
+      expect(r.val.length).toBeGreaterThan(0);
+      expect(counts[2]).toBe(counts[1]);
+      r.model.dispose();
+    }
+  }, 60_000);
+});
