@@ -13,5 +13,5 @@ export {
 export { gatherTokens, selectAndGather } from './gather.js';
 export { umtMask, umtMaskIndices, umtKeepCount, weightedSampleWithoutReplacement, type UmtMaskOptions } from './umt.js';
 export { autoGroups, resolveGroups, groupBounds, groupQuotas } from './groups.js';
-export { frameDistances, groupScores, type DynamicsNorm } from './scores.js';
+export { frameDistances, frameDistancesData, groupScores, type DynamicsNorm } from './scores.js';
 export { topKInto } from './topk.js';

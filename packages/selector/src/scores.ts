@@ -27,6 +27,43 @@ export function frameDistances(tokens: tf.Tensor4D, norm: DynamicsNorm = 'l2'): 
 }
 
 /**
+ * {@link frameDistances} on plain data: `x` is the row-major [B,F,L,C] token data, the result the row-major
+ * [B, F−1, L] distances (token magnitudes [B,1,L] for F = 1). Accumulates in double precision.
+ */
+export function frameDistancesData(x: ArrayLike<number>, b: number, f: number, l: number, c: number, norm: DynamicsNorm = 'l2'): Float32Array {
+  checkNorm(norm);
+  const frames = f === 1 ? 1 : f - 1;
+  const out = new Float32Array(b * frames * l);
+  const frame = l * c;
+  const l2 = norm === 'l2';
+  let w = 0;
+  for (let bi = 0; bi < b; bi++) {
+    for (let t = 0; t < frames; t++) {
+      // f = 1: distance to zero (magnitude); else frame t+1 minus frame t.
+      const cur = (bi * f + (f === 1 ? 0 : t + 1)) * frame;
+      const prev = (bi * f + t) * frame;
+      for (let i = 0; i < l; i++) {
+        const a0 = cur + i * c;
+        const b0 = prev + i * c;
+        let acc = 0;
+        if (f === 1) {
+          for (let k = 0; k < c; k++) acc += l2 ? x[a0 + k] * x[a0 + k] : Math.abs(x[a0 + k]);
+        } else if (l2) {
+          for (let k = 0; k < c; k++) {
+            const d = x[a0 + k] - x[b0 + k];
+            acc += d * d;
+          }
+        } else {
+          for (let k = 0; k < c; k++) acc += Math.abs(x[a0 + k] - x[b0 + k]);
+        }
+        out[w++] = l2 ? Math.sqrt(acc) : acc;
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Per-token scores [B, F, L] (flattened, row-major) from frame distances [B, F−1, L] and G contiguous groups.
  * Inside a group, token (t, i) scores ‖x[t,i] − x[t−1,i]‖; the group's first frame reuses the score of the
  * group's second frame (the official release does the same). A one-frame group (only when G does not divide

@@ -9,7 +9,8 @@ import { Rng } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { groupBounds, groupQuotas, resolveGroups } from './groups.js';
-import { checkNorm, frameDistances, groupScores, type DynamicsNorm } from './scores.js';
+import { checkNorm, frameDistances, frameDistancesData, groupScores, type DynamicsNorm } from './scores.js';
+import { readFloat32 } from './tensor-data.js';
 import { topKInto } from './topk.js';
 
 /** Selection strategy (paper Table 2). */
@@ -28,6 +29,13 @@ export interface SelectorOptions {
    * else 2. Ignored by the other methods (`dynamic` is group-dynamic with one group).
    */
   groups?: number | 'auto';
+  /**
+   * Where token dynamics are computed: `'js'` downloads the tokens and loops over them in JS (fastest when
+   * the data already lives in CPU memory); `'backend'` runs tfjs ops on the tokens' backend and downloads
+   * only the [B,F−1,L] distances (the choice for GPU / native backends). Default `'auto'`: `'js'` on the
+   * `cpu` and `wasm` backends, `'backend'` elsewhere. Both give the same indices up to float rounding.
+   */
+  scoresOn?: 'auto' | 'js' | 'backend';
   /** Seed for `random` / `tube`: the same seed gives the same indices. */
   seed?: number;
   /**
@@ -148,13 +156,7 @@ export function selectTokenIndices(tokens: tf.Tensor4D, k: number, options: Sele
         indices = selectFromScores(new Float32Array(b * n), b, f, l, k, 1);
         break;
       }
-      const dist = frameDistances(tokens, norm);
-      let d: Float32Array;
-      try {
-        d = dist.dataSync() as Float32Array;
-      } finally {
-        dist.dispose();
-      }
+      const d = tokenDistances(tokens, norm, options.scoresOn ?? 'auto');
       indices = selectFromScores(groupScores(d, b, f, l, groups), b, f, l, k, groups);
       break;
     }
@@ -178,6 +180,31 @@ export function selectTokenIndices(tokens: tf.Tensor4D, k: number, options: Sele
 export function selectTokens(tokens: tf.Tensor4D, k: number, options: SelectorOptions = {}): tf.Tensor2D {
   const { indices, batch, k: kept } = selectTokenIndices(tokens, k, options);
   return tf.tensor2d(indices, [batch, kept], 'int32');
+}
+
+/** Frame distances [B, F−1, L] as plain floats, computed where {@link SelectorOptions.scoresOn} says. */
+function tokenDistances(tokens: tf.Tensor4D, norm: DynamicsNorm, where: 'auto' | 'js' | 'backend'): Float32Array {
+  if (where !== 'auto' && where !== 'js' && where !== 'backend') {
+    throw new RangeError(`selectTokens: scoresOn must be 'auto', 'js' or 'backend', got ${JSON.stringify(where)}`);
+  }
+  const [b, f, l, c] = tokens.shape;
+  const backend = tf.getBackend();
+  const js = where === 'js' || (where === 'auto' && (backend === 'cpu' || backend === 'wasm'));
+  if (js) {
+    if (tokens.dtype === 'float32') return frameDistancesData(readFloat32(tokens), b, f, l, c, norm);
+    const x = tf.cast(tokens, 'float32');
+    try {
+      return frameDistancesData(readFloat32(x), b, f, l, c, norm);
+    } finally {
+      x.dispose();
+    }
+  }
+  const dist = frameDistances(tokens, norm);
+  try {
+    return dist.dataSync() as Float32Array;
+  } finally {
+    dist.dispose();
+  }
 }
 
 function streamFor(options: SelectorOptions): Rng {

@@ -5,7 +5,10 @@
 /**
  * Writes into `out` (from `outOffset`) the positions (relative to `start`, plus `indexBase`) of the `k`
  * highest of `scores[start .. start+len)`, ties to the lower position, in ascending position order.
- * Returns the number written (= k).
+ * Returns the number written (= min(k, len)).
+ *
+ * Finds the k-th largest value with a native typed-array sort (no comparator), then takes every score above
+ * it and, in index order, as many scores equal to it as the quota still needs — one ascending pass.
  */
 export function topKInto(
   scores: ArrayLike<number>,
@@ -21,16 +24,19 @@ export function topKInto(
     for (let i = 0; i < len; i++) out[outOffset + i] = indexBase + i;
     return len;
   }
-  const order = new Uint32Array(len);
   const vals = new Float64Array(len);
   for (let i = 0; i < len; i++) {
-    order[i] = i;
     const v = scores[start + i];
-    vals[i] = Number.isNaN(v) ? -Infinity : v;
+    vals[i] = v === v ? v : -Infinity;
   }
-  // A full sort is cheap at the sizes a selector sees (≤ a few thousand tokens per group).
-  order.sort((a, b) => vals[b] - vals[a] || a - b);
-  const chosen = order.subarray(0, k).sort();
-  for (let i = 0; i < k; i++) out[outOffset + i] = indexBase + chosen[i];
+  const threshold = vals.slice().sort()[len - k];
+  let above = 0;
+  for (let i = 0; i < len; i++) if (vals[i] > threshold) above++;
+  let ties = k - above;
+  let w = outOffset;
+  for (let i = 0; i < len; i++) {
+    const v = vals[i];
+    if (v > threshold || (v === threshold && ties-- > 0)) out[w++] = indexBase + i;
+  }
   return k;
 }

@@ -42,15 +42,18 @@ describe.each(BACKENDS)('on %s', (backend) => {
       const x = tf.tensor4d(data, shape);
       for (const method of methods) {
         for (const norm of ['l2', 'l1'] as const) {
-          const idx = selectTokens(x, 30, { method, norm, seed: 2 });
-          store[`${method}/${norm}`] = Array.from(idx.dataSync());
-          idx.dispose();
+          for (const scoresOn of ['js', 'backend'] as const) {
+            const idx = selectTokens(x, 30, { method, norm, seed: 2, scoresOn });
+            store[`${method}/${norm}/${scoresOn}`] = Array.from(idx.dataSync());
+            idx.dispose();
+          }
         }
       }
       x.dispose();
     }
     await tf.setBackend(backend);
     expect(onBackend).toEqual(onCpu);
+    for (const method of methods) expect(onCpu[`${method}/l2/js`]).toEqual(onCpu[`${method}/l2/backend`]);
   });
 
   it('gathers tokens with gradient flowing to x (and only to the kept rows)', () => {
@@ -76,12 +79,31 @@ describe.each(BACKENDS)('on %s', (backend) => {
     tf.dispose([x, tokens, indices, g]);
   });
 
+  it('scores in JS equal the backend ops (and read wasm tensors in place)', async () => {
+    const { frameDistances, frameDistancesData } = await import('../src/index.js');
+    const data = tokensData(2, 5, 7, 9);
+    const x = tf.tensor4d(data, [2, 5, 7, 9]);
+    const y = tf.add(x, 0) as tf.Tensor4D; // a kernel output, not an upload
+    for (const norm of ['l2', 'l1'] as const) {
+      const d = frameDistances(y, norm);
+      const want = Array.from(d.dataSync());
+      d.dispose();
+      const got = Array.from(frameDistancesData(data, 2, 5, 7, 9, norm));
+      got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 3));
+    }
+    const a = selectTokens(y, 17, { scoresOn: 'js' });
+    const b = selectTokens(y, 17, { scoresOn: 'backend' });
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    tf.dispose([x, y, a, b]);
+  });
+
   it('does not leak tensors', () => {
     const x = tf.randomNormal([2, 8, 16, 8]) as tf.Tensor4D;
     const att = tf.randomUniform([2, 8, 16]) as tf.Tensor3D;
     const before = tf.memory().numTensors;
     for (const method of ['group-dynamic', 'dynamic', 'tube', 'random'] as const) {
       selectTokens(x, 40, { method }).dispose();
+      selectTokens(x, 40, { method, scoresOn: 'backend' }).dispose();
       selectTokens(x, 1000, { method }).dispose();
     }
     const { tokens, indices } = selectAndGather(x, 40);
