@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/** flux-eval: evaluate flux-tune runs across token budgets and input grids, with Token Optimization, plots and a report. */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { Command } from 'commander';
+import { initBackend } from '@flux/core';
+import { parseInteger, parseIntList, parseNumberList } from '@flux/tune';
+
+import { DEFAULT_EVAL_OPTIONS, evaluateRun, loadRun, type EvalOptions, type ModelEvaluation } from './evaluate.js';
+import { writeReport } from './report.js';
+
+const D = DEFAULT_EVAL_OPTIONS;
+
+export function buildEvalCommand(): Command {
+  return new Command('flux-eval')
+    .description(
+      'Evaluate flux-tune runs: top-1/top-5 on the test split over a table of input grids (F frames × R pixels)\n' +
+        'and token counts (paper Table 1 layout); per budget (fractions of the full grid) the full grid with the\n' +
+        'selector, the best smaller grid, and Token Optimization (a (F, R) plan searched on a train subset, then\n' +
+        'tested); an accuracy-vs-tokens chart of all runs, an F × R heatmap per run, training curves, and\n' +
+        'report.md + results.json in --out.',
+    )
+    .argument('<runs...>', 'flux-tune run directories (config.json + model.safetensors or checkpoints/)')
+    .option('-o, --out <dir>', 'report directory (default reports/eval-<time>)')
+    .option('-n, --names <a,b,...>', 'display names of the runs (default: directory names)', (v: string) => v.split(','))
+    .option('-c, --config <file.json>', 'evaluation options as JSON (keys: testClips, searchClips, fractions, frames, sizes, heatmapFraction, tokenOptimization, batchSize)')
+    .option('--test-clips <n>', `test clips (default ${D.testClips})`, parseInteger(1))
+    .option('--search-clips <n>', `train clips for the Token Optimization search (default ${D.searchClips})`, parseInteger(1))
+    .option('--fractions <f,...>', `budgets as fractions of the full grid's tokens (default ${D.fractions.join(',')})`, parseNumberList)
+    .option('--frames <F,...>', `frame counts of the table, heatmap and search (default ${D.frames.join(',')})`, parseIntList)
+    .option('--sizes <R,...>', `input sides in pixels (default ${D.sizes.join(',')})`, parseIntList)
+    .option('--heatmap-fraction <f>', `budget fraction of the F × R heatmap (default ${D.heatmapFraction})`, Number)
+    .option('--no-token-optimization', 'skip the Token Optimization search')
+    .option('-b, --batch-size <n>', `clips per forward pass (default ${D.batchSize})`, parseInteger(1))
+    .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | wasm | cpu (env FLUX_BACKEND)')
+    .option('-q, --quiet', 'no progress lines')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ flux-eval runs/baseline runs/flux --names baseline,flux-multi --out reports/compare
+  $ flux-eval runs/flux --fractions 1,0.25 --test-clips 2000 --no-token-optimization
+  $ flux-main                         # the whole embedded job: tune both arms, evaluate, report`,
+    );
+}
+
+interface EvalCli {
+  out?: string;
+  names?: string[];
+  config?: string;
+  testClips?: number;
+  searchClips?: number;
+  fractions?: number[];
+  frames?: number[];
+  sizes?: number[];
+  heatmapFraction?: number;
+  tokenOptimization?: boolean;
+  batchSize?: number;
+  backend?: string;
+  quiet?: boolean;
+}
+
+/** Evaluation options from the file and flags (flags win). */
+export function evalOptionsFromCli(o: EvalCli): Partial<EvalOptions> {
+  let file: Partial<EvalOptions> = {};
+  if (o.config) file = JSON.parse(fs.readFileSync(o.config, 'utf8')) as Partial<EvalOptions>;
+  const unknown = Object.keys(file).filter((k) => !(k in D));
+  if (unknown.length) throw new Error(`unknown evaluation option(s) in ${o.config}: ${unknown.join(', ')}`);
+  const flags: Partial<EvalOptions> = {};
+  if (o.testClips !== undefined) flags.testClips = o.testClips;
+  if (o.searchClips !== undefined) flags.searchClips = o.searchClips;
+  if (o.fractions) flags.fractions = o.fractions;
+  if (o.frames) flags.frames = o.frames;
+  if (o.sizes) flags.sizes = o.sizes;
+  if (o.heatmapFraction !== undefined) flags.heatmapFraction = o.heatmapFraction;
+  if (o.tokenOptimization === false) flags.tokenOptimization = false;
+  if (o.batchSize !== undefined) flags.batchSize = o.batchSize;
+  const merged = { ...file, ...flags };
+  if (merged.fractions?.some((f) => !(f > 0 && f <= 1))) throw new Error('fractions must be in (0, 1]');
+  return merged;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  const cmd = buildEvalCommand();
+  cmd.parse(argv);
+  const o = cmd.opts<EvalCli>();
+  const runs = cmd.args;
+  let opts: Partial<EvalOptions>;
+  try {
+    opts = evalOptionsFromCli(o);
+  } catch (err) {
+    cmd.error(`error: ${(err as Error).message}`);
+  }
+  for (const r of runs) if (!fs.existsSync(path.join(r, 'config.json'))) cmd.error(`error: ${r} is not a flux-tune run directory (no config.json)`);
+  if (o.names && o.names.length !== runs.length) cmd.error(`error: --names has ${o.names.length} names for ${runs.length} runs`);
+  await initBackend({ backend: o.backend ?? 'auto', log: o.quiet ? false : undefined });
+  const out = o.out ?? path.join('reports', `eval-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const log = o.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
+  const evals: ModelEvaluation[] = [];
+  for (let i = 0; i < runs.length; i++) {
+    const run = loadRun(runs[i]!, o.names?.[i]);
+    try {
+      evals.push(await evaluateRun(run, { ...opts!, ...(log ? { log } : {}) }));
+    } finally {
+      run.model.dispose();
+    }
+  }
+  const file = writeReport(out, {
+    title: 'Flux evaluation',
+    evals,
+    chance: 1 / 8,
+    runs: runs.map((dir, i) => ({ name: evals[i]!.name, dir })),
+  });
+  process.stdout.write(`report: ${file}\n`);
+}
+
+function invokedDirectly(): boolean {
+  try {
+    return Boolean(process.argv[1]) && /flux-eval$|evaluate[\\/]dist[\\/]cli\.js$/.test(fs.realpathSync(process.argv[1]!));
+  } catch {
+    return false;
+  }
+}
+if (invokedDirectly()) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`flux-eval: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * Evaluation of tuned checkpoints: accuracy over a table of input grids × token counts (paper Table 1
+ * layout), accuracy per budget with Token Optimization, and an F × R heatmap at a fixed K.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { createFluxModel, evaluateAccuracy, gridTokens, loadModelBytes, openDataset, patchSizeOf, resolveTuneConfig, type ClipDataset, type TunableModel, type TuneConfig } from '@flux/tune';
+
+import { searchTokenPlan, type TokenPlan, type TokenPlanTrace } from './token-opt.js';
+
+export interface LoadedRun {
+  name: string;
+  dir: string;
+  cfg: TuneConfig;
+  model: TunableModel;
+}
+
+/** Loads a flux-tune run directory (config.json + model.safetensors, or its latest checkpoint). */
+export function loadRun(dir: string, name?: string): LoadedRun {
+  const cfgFile = path.join(dir, 'config.json');
+  if (!fs.existsSync(cfgFile)) throw new Error(`${dir} is not a flux-tune run directory (no config.json)`);
+  const cfg = resolveTuneConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Partial<TuneConfig>);
+  let weights = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(weights)) {
+    const latest = path.join(dir, 'checkpoints', 'latest.json');
+    if (!fs.existsSync(latest)) throw new Error(`${dir} has no model.safetensors and no checkpoint`);
+    const { dir: d } = JSON.parse(fs.readFileSync(latest, 'utf8')) as { dir: string };
+    weights = path.join(dir, 'checkpoints', d, 'model.safetensors');
+  }
+  const numClasses = openDataset('val', cfg).numClasses;
+  const model = createFluxModel(cfg, numClasses);
+  loadModelBytes(model, fs.readFileSync(weights), weights);
+  return { name: name ?? path.basename(path.resolve(dir)), dir, cfg, model };
+}
+
+export interface EvalCell {
+  frames: number;
+  size: number;
+  /** Tokens of the grid. */
+  gridTokens: number;
+  /** Tokens kept by the selector. */
+  k: number;
+  top1: number;
+  top5: number;
+  n: number;
+}
+
+export interface BudgetResult {
+  budget: number;
+  /** Fraction of the full-grid token count. */
+  fraction: number;
+  /** The training/full grid with the selector keeping `budget` tokens. */
+  grid: EvalCell;
+  /** The best smaller grid using all its tokens (≤ budget), if any was evaluated. */
+  reducedGrid: EvalCell | null;
+  /** Token Optimization: the plan found on the train subset and its test accuracy. */
+  to: { plan: TokenPlan; searchTop1: number; test: EvalCell; trace: TokenPlanTrace[] } | null;
+}
+
+export interface ModelEvaluation {
+  name: string;
+  dir: string;
+  mode: string;
+  headTokenCounts: number[];
+  fullTokens: number;
+  cells: EvalCell[];
+  budgets: BudgetResult[];
+  heatmap: { k: number; frames: number[]; sizes: number[]; top1: (number | null)[][] };
+  seconds: number;
+}
+
+export interface EvalOptions {
+  /** Test clips (Moving-MNIST test split: digits never seen in training). */
+  testClips: number;
+  /** Train-subset clips used by the Token Optimization search. */
+  searchClips: number;
+  /** Budgets as fractions of the full grid's tokens (default 1, 1/2, 1/4, 1/8). */
+  fractions: number[];
+  /** Frame counts and sides of the table, the heatmap and the TO search. */
+  frames: number[];
+  sizes: number[];
+  /** Fraction whose K the heatmap uses (default 0.25). */
+  heatmapFraction: number;
+  /** Run Token Optimization (default true). */
+  tokenOptimization: boolean;
+  batchSize: number;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_EVAL_OPTIONS: EvalOptions = {
+  testClips: 512,
+  searchClips: 256,
+  fractions: [1, 0.5, 0.25, 0.125],
+  frames: [4, 8, 12, 16],
+  sizes: [32, 48, 64],
+  heatmapFraction: 0.25,
+  tokenOptimization: true,
+  batchSize: 64,
+};
+
+/** Evaluates one loaded run. Test and search data come from the run's own config (test and train splits). */
+export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> = {}): Promise<ModelEvaluation> {
+  const o: EvalOptions = { ...DEFAULT_EVAL_OPTIONS, ...options };
+  const t0 = performance.now();
+  const { cfg, model } = run;
+  const patch = patchSizeOf(cfg);
+  const test: ClipDataset = openDataset('test', cfg, { testClips: o.testClips });
+  const train: ClipDataset = openDataset('train', cfg);
+  const fullTokens = gridTokens(cfg.frames, cfg.size, patch);
+  const sizes = o.sizes.filter((s) => s % patch === 0 && s <= cfg.clipSize);
+  const cells = new Map<string, EvalCell>();
+  const cellAt = (frames: number, size: number, k: number): EvalCell => {
+    const g = gridTokens(frames, size, patch);
+    const kk = Math.min(k, g);
+    const key = `${frames}x${size}@${kk}`;
+    let c = cells.get(key);
+    if (!c) {
+      const a = evaluateAccuracy(model, test, { frames, size, ...(kk < g ? { k: kk } : {}), clips: o.testClips, batchSize: o.batchSize });
+      c = { frames, size, gridTokens: g, k: kk, top1: a.top1, top5: a.top5, n: a.n };
+      cells.set(key, c);
+      o.log?.(`  ${run.name}: ${frames}×${size} K=${kk}: top-1 ${(a.top1 * 100).toFixed(1)}%`);
+    }
+    return c;
+  };
+  // Search subset: the first clips of a seeded permutation of the train split (never the test split).
+  const searchIdx = Array.from({ length: Math.min(o.searchClips, train.count) }, (_, i) => Math.floor((i * train.count) / Math.min(o.searchClips, train.count)));
+
+  const budgets: BudgetResult[] = [];
+  for (const fraction of o.fractions) {
+    const budget = Math.max(1, Math.round(fullTokens * fraction));
+    const grid = cellAt(cfg.frames, cfg.size, budget);
+    // Reduced grids using all their tokens: the largest grid of the table with ≤ budget tokens (ties → more frames).
+    let reducedGrid: EvalCell | null = null;
+    if (fraction < 1) {
+      const fits = o.frames.flatMap((f) => sizes.map((s) => ({ f, s, g: gridTokens(f, s, patch) }))).filter((x) => x.g <= budget);
+      fits.sort((a, b) => b.g - a.g || b.f - a.f);
+      const pick = fits.slice(0, 2).map((x) => cellAt(x.f, x.s, x.g));
+      reducedGrid = pick.sort((a, b) => b.top1 - a.top1)[0] ?? null;
+    }
+    let to: BudgetResult['to'] = null;
+    if (o.tokenOptimization) {
+      const search = await searchTokenPlan(budget, { frames: o.frames, sizes, patch }, (plan) => {
+        const a = evaluateAccuracy(model, train, { frames: plan.frames, size: plan.size, ...(plan.k < plan.gridTokens ? { k: plan.k } : {}), indices: searchIdx, batchSize: o.batchSize });
+        return a.top1;
+      });
+      const testCell = cellAt(search.best.frames, search.best.size, search.best.k);
+      to = { plan: search.best, searchTop1: search.bestScore, test: testCell, trace: search.trace };
+      o.log?.(`  ${run.name}: TO K=${budget} → ${search.best.frames}×${search.best.size} (search ${(search.bestScore * 100).toFixed(1)}%, test ${(testCell.top1 * 100).toFixed(1)}%)`);
+    }
+    budgets.push({ budget, fraction, grid, reducedGrid, to });
+  }
+
+  const hk = Math.max(1, Math.round(fullTokens * o.heatmapFraction));
+  const heat = o.frames.map((f) => sizes.map((s) => (gridTokens(f, s, patch) >= hk ? cellAt(f, s, hk).top1 : null)));
+  return {
+    name: run.name,
+    dir: run.dir,
+    mode: cfg.mode,
+    headTokenCounts: [...model.config.headTokenCounts],
+    fullTokens,
+    cells: [...cells.values()].sort((a, b) => b.k - a.k || b.gridTokens - a.gridTokens || b.frames - a.frames),
+    budgets,
+    heatmap: { k: hk, frames: o.frames, sizes, top1: heat },
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Best accuracy a model reaches at a budget over the protocols evaluated (full grid + selector, reduced grid, TO). */
+export function bestAtBudget(b: BudgetResult): { top1: number; how: string } {
+  const opts: { top1: number; how: string }[] = [{ top1: b.grid.top1, how: `${b.grid.frames}×${b.grid.size} + selector` }];
+  if (b.reducedGrid) opts.push({ top1: b.reducedGrid.top1, how: `${b.reducedGrid.frames}×${b.reducedGrid.size}, all tokens` });
+  if (b.to) opts.push({ top1: b.to.test.top1, how: `TO ${b.to.plan.frames}×${b.to.plan.size}` });
+  return opts.sort((a, c) => c.top1 - a.top1)[0]!;
+}
