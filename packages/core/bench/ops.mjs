@@ -83,8 +83,11 @@ const cases = [
 function fwd(op, inputs) {
   return () => op(...inputs);
 }
+/** Forward + backward with a given upstream gradient (no loss op in the timing). */
 function fwdBwd(op, inputs) {
-  return () => tf.tidy(() => tf.grads((...xs) => tf.sum(op(...xs)))(inputs));
+  const dy = tf.tidy(() => tf.randomNormal(op(...inputs).shape, 0, 1, 'float32', 3));
+  const g = tf.grads((...xs) => op(...xs));
+  return () => g(inputs, dy);
 }
 
 console.log(`${report.summary}; fused kernels ${fusedKernelsAvailable() ? 'on' : 'OFF (fallback)'}`);
@@ -98,7 +101,8 @@ for (const [name, n, inputs, fused, composed] of cases) {
   );
   console.log(`${pad(name, 26)}${num(ff)}   ${num(cf)}   ${num(fb)}   ${num(cb)}   ${(cb / fb).toFixed(1).padStart(6)}×`);
 }
+const steps = cases.map(([, , inputs, fused]) => fwdBwd(fused, inputs));
 const before = tf.memory().numTensors;
-for (const [, , inputs, fused] of cases) fwdBwd(fused, inputs)().forEach((t) => t.dispose());
+for (const step of steps) tf.dispose(step());
 console.log(`\ntensors: ${before} before, ${tf.memory().numTensors} after a fused fwd+bwd of every op`);
 process.exit(0);

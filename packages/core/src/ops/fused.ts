@@ -111,24 +111,43 @@ export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, 
   })(x, weight, bias);
 }
 
+/**
+ * Whether a gradient tape is recording (inside tf.grads / variableGrads / minimize). GELU then computes
+ * its derivative in the forward pass and saves it instead of x, so the backward pass is one multiply.
+ */
+function recording(): boolean {
+  const state = (tf.engine() as unknown as { state?: { gradientDepth?: number } }).state;
+  return (state?.gradientDepth ?? 0) > 0;
+}
+
+function geluOp(x: tf.Tensor, bias: tf.Tensor1D | null): tf.Tensor {
+  if (!recording()) {
+    // Inference: no backward pass will run, so skip the derivative (gradients still work: see below).
+    const inputs: Record<string, tf.Tensor> = bias ? { x, bias } : { x };
+    return run('FluxBiasGelu', inputs)[0];
+  }
+  const f = (xx: tf.Tensor, b: tf.Tensor | null, save: Save): Grad => {
+    const [y, d] = run('FluxBiasGeluTrain', b ? { x: xx, bias: b } : { x: xx });
+    save([d]);
+    return {
+      value: y,
+      gradFunc: (dy, [ds]) => run('FluxGeluBackward', { dy, deriv: ds }, { hasBias: b != null }),
+    };
+  };
+  if (bias) return custom((xx, b, save) => f(xx as tf.Tensor, b as tf.Tensor, save as Save))(x, bias);
+  return custom((xx, save) => f(xx as tf.Tensor, null, save as Save))(x);
+}
+
 /** Exact (erf) GELU, as PyTorch's `nn.GELU()`. */
 export function gelu(x: tf.Tensor): tf.Tensor {
   if (!fast(x)) return ref.gelu(x);
-  return custom((xx, save) => {
-    const [y] = run('FluxBiasGelu', { x: xx as tf.Tensor });
-    (save as Save)([xx as tf.Tensor]);
-    return { value: y, gradFunc: (dy, [xs]) => run('FluxBiasGeluGrad', { dy, x: xs }) };
-  })(x);
+  return geluOp(x, null);
 }
 
 /** `gelu(x + bias)`, bias over the last axis. */
 export function biasGelu(x: tf.Tensor, bias: tf.Tensor1D): tf.Tensor {
   if (!fast(x, bias) || !bias) return ref.biasGelu(x, bias);
-  return custom((xx, b, save) => {
-    const [y] = run('FluxBiasGelu', { x: xx as tf.Tensor, bias: b as tf.Tensor });
-    (save as Save)([xx as tf.Tensor, b as tf.Tensor]);
-    return { value: y, gradFunc: (dy, [xs, bs]) => run('FluxBiasGeluGrad', { dy, x: xs, bias: bs }) };
-  })(x, bias);
+  return geluOp(x, bias);
 }
 
 /** Residual with optional LayerScale: `x + gamma ⊙ y` (gamma over the last axis). */
@@ -174,7 +193,11 @@ export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, bias?: tf.Tensor
 export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
   if (!fast(x)) return ref.scaledSoftmax(x, scale);
   return custom((xx, save) => {
-    const [y] = run('FluxScaledSoftmax', { x: xx as tf.Tensor }, { scale });
+    // On wasm tfjs's own Softmax (C++, exp in SIMD) beats a JS loop's exp; the backward pass is ours.
+    const [y] =
+      tf.getBackend() === 'wasm'
+        ? [tf.softmax(scale === 1 ? (xx as tf.Tensor) : tf.mul(xx as tf.Tensor, scale))]
+        : run('FluxScaledSoftmax', { x: xx as tf.Tensor }, { scale });
     (save as Save)([y]);
     return { value: y, gradFunc: (dy, [ys]) => run('FluxScaledSoftmaxGrad', { dy, y: ys }, { scale }) };
   })(x);

@@ -5,9 +5,10 @@
  */
 import { installWasmMatMul } from './matmul.js';
 import { installWasmSegmentSum } from './segment-sum.js';
+import { installWasmSlice } from './slice.js';
 
 /** Installs the overrides that apply to `backendName`; returns whether Flux's fast path is active there. */
 export function installFastKernels(backendName: string): boolean {
-  if (backendName === 'wasm') return installWasmSegmentSum() && installWasmMatMul();
+  if (backendName === 'wasm') return installWasmSegmentSum() && installWasmSlice() && installWasmMatMul();
   return backendName === 'cpu';
 }

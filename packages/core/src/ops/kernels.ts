@@ -83,11 +83,6 @@ function geluAt(v: number): number {
   return 0.5 * v * (1 + erf(v * SQRT1_2));
 }
 
-/** gelu'(v) = Φ(v) + v·φ(v). */
-function geluGradAt(v: number): number {
-  return 0.5 * (1 + erf(v * SQRT1_2)) + v * INV_SQRT_2PI * fastExp(-0.5 * v * v);
-}
-
 // ---------------------------------------------------------------------------------------------- specs
 
 const sameAsFirst = (ins: Infos) => [{ shape: ins[0]!.shape }];
@@ -223,23 +218,46 @@ const biasGelu: FluxKernelSpec = {
   },
 };
 
-const biasGeluGrad: FluxKernelSpec = {
-  name: 'FluxBiasGeluGrad',
-  inputs: ['dy', 'x', 'bias'],
-  outputs: (ins) => (ins[2] ? [{ shape: ins[0]!.shape }, { shape: chanVec(ins[0]!) }] : [{ shape: ins[0]!.shape }]),
-  run([dy, x, b], [dx, db], [dyi]) {
+/**
+ * Training-mode forward: y = gelu(x + b) and the derivative d = gelu'(x + b), computed in the same pass
+ * (erf is shared), so the backward pass is a single multiply. d replaces x as the saved tensor.
+ */
+const biasGeluTrain: FluxKernelSpec = {
+  name: 'FluxBiasGeluTrain',
+  inputs: ['x', 'bias'],
+  outputs: (ins) => [{ shape: ins[0]!.shape }, { shape: ins[0]!.shape }],
+  run([x, b], [y, d], [xi]) {
+    const n = y.length;
+    const C = lastDim(xi!.shape);
+    for (let o = 0; o < n; o += C) {
+      for (let c = 0; c < C; c++) {
+        const v = b ? Math.fround(x![o + c] + b[c]) : x![o + c];
+        const cdf = 0.5 * (1 + erf(v * SQRT1_2));
+        y[o + c] = v * cdf;
+        d[o + c] = cdf + v * INV_SQRT_2PI * fastExp(-0.5 * v * v);
+      }
+    }
+  },
+};
+
+/** dx = dy ⊙ d (d = gelu' saved by FluxBiasGeluTrain); with `hasBias`, also db = Σ_rows dx. */
+const geluBackward: FluxKernelSpec = {
+  name: 'FluxGeluBackward',
+  inputs: ['dy', 'deriv'],
+  outputs: (ins, attrs) => (attrs.hasBias ? [{ shape: ins[0]!.shape }, { shape: chanVec(ins[0]!) }] : [{ shape: ins[0]!.shape }]),
+  run([dy, d], [dx, db], [dyi], attrs) {
     const n = dx.length;
-    if (!b) {
-      for (let i = 0; i < n; i++) dx[i] = dy![i] * geluGradAt(x![i]);
+    if (!attrs.hasBias) {
+      for (let i = 0; i < n; i++) dx[i] = dy![i] * d![i];
       return;
     }
     const C = lastDim(dyi!.shape);
     const acc = new Float64Array(C);
     for (let o = 0; o < n; o += C) {
       for (let c = 0; c < C; c++) {
-        const g = dy![o + c] * geluGradAt(Math.fround(x![o + c] + b[c]));
+        const g = Math.fround(dy![o + c] * d![o + c]);
         dx[o + c] = g;
-        acc[c] += Math.fround(g);
+        acc[c] += g;
       }
     }
     storeColumnSums(acc, db);
@@ -440,7 +458,8 @@ export const FLUX_KERNELS: readonly FluxKernelSpec[] = [
   layerNorm,
   layerNormGrad,
   biasGelu,
-  biasGeluGrad,
+  biasGeluTrain,
+  geluBackward,
   residual,
   residualGrad,
   channelAffine,
