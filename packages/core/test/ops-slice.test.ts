@@ -82,3 +82,26 @@ describe('wasm Slice / SplitV / Unpack (heap to heap) equal cpu', () => {
     grads[1].forEach((v, i) => expect(v).toBeCloseTo(grads[0][i], 5));
   });
 });
+
+describe('wasm Identity (copy-free clone)', () => {
+  it('clones share memory, survive disposal of the original, and free it once with the last reference', async () => {
+    await tf.setBackend('wasm');
+    const be = tf.engine().backend;
+    const ids = be.numDataIds();
+    const before = tf.memory().numTensors;
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const c = tf.clone(x);
+    expect(be.numDataIds()).toBe(ids + 1);
+    x.dispose();
+    expect(Array.from(c.dataSync())).toEqual([1, 2, 3, 4]);
+    const v = tf.variable(c);
+    c.dispose();
+    const next = tf.tidy(() => tf.add(v, 1));
+    v.assign(next);
+    next.dispose();
+    expect(Array.from(v.dataSync())).toEqual([2, 3, 4, 5]);
+    v.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(be.numDataIds()).toBe(ids);
+  });
+});
