@@ -56,3 +56,43 @@ export function block(x: tf.Tensor3D, P: ParamGetter, index: number, o: BlockOpt
   });
   return { out, clsAttention: cls };
 }
+
+/**
+ * {@link block} with activation checkpointing: the forward keeps only the block's input; the backward
+ * recomputes the block and differentiates it (`tf.customGrad` + a nested `tf.grads`). Training memory then
+ * holds one block's activations instead of all of them — at 2048 tokens a ViT-S block's attention
+ * probabilities alone are ~100 MB per clip, beyond the wasm heap for 12 blocks. `names` are the block's
+ * parameter names; `P` resolves them.
+ */
+export function checkpointedBlock(x: tf.Tensor3D, P: ParamGetter, index: number, o: BlockOptions, names: readonly string[]): tf.Tensor3D {
+  // Drop-path masks are re-created from their values in each run: the recompute happens after the forward
+  // scope that made the original mask tensors has released them.
+  const masks = o.dropPath?.map((t) => ({ values: t.dataSync().slice() as Float32Array, shape: t.shape }));
+  const run = (xin: tf.Tensor, ps: tf.Tensor[]): tf.Tensor3D =>
+    tf.tidy(() => {
+      const local = new Map(names.map((n, i) => [n, ps[i]!]));
+      const get: ParamGetter = (n) => local.get(n) ?? P(n);
+      const dropPath = masks ? (masks.map((m) => tf.tensor(m.values, m.shape)) as [tf.Tensor, tf.Tensor]) : null;
+      return block(xin as tf.Tensor3D, get, index, { ...o, dropPath, returnClsAttention: false }).out;
+    });
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const inputs = args as tf.Tensor[];
+    save(inputs);
+    const value = run(inputs[0]!, inputs.slice(1));
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      // A nested gradient computation inside a backward pass: tfjs's engine replaces and then nulls its
+      // active tape when the inner one finishes, which breaks the outer pass (it disposes the saved tensors
+      // of its own tape afterwards). Keep the outer tape and put it back.
+      const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+      const outer = state.activeTape;
+      try {
+        return tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1)))(saved, dy);
+      } finally {
+        state.activeTape = outer;
+      }
+    };
+    return { value, gradFunc };
+  });
+  return f(x, ...names.map((n) => P(n))) as tf.Tensor3D;
+}

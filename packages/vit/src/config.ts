@@ -97,29 +97,29 @@ export const MODEL_REGISTRY: Record<FluxViTName, { config: FluxViTConfig; pretra
     pretrained: { inputSize: { frames: 8, size: 64 }, mean: IMAGENET_MEAN, std: IMAGENET_STD, headTokenCounts: [512, 256, 128] },
   },
   fluxvit_small_patch14: {
-    config: { ...BASE_DEFAULTS, patchSize: 14, embedDim: 384, depth: 12, numHeads: 6, maxFrames: 24, maxGrid: 18, headTokenCounts: [3072, 2048, 1024] },
+    config: { ...BASE_DEFAULTS, patchSize: 14, embedDim: 384, depth: 12, numHeads: 6, maxFrames: 24, maxGrid: 18, headTokenCounts: [1024, 2048, 3072] },
     pretrained: {
       inputSize: { frames: 8, size: 224 },
       mean: IMAGENET_MEAN,
       std: IMAGENET_STD,
-      headTokenCounts: [3072, 2048, 1024],
+      headTokenCounts: [1024, 2048, 3072],
       source: 'OpenGVLab/FluxViT (single_modality/MODEL_ZOO.md)',
     },
   },
   fluxvit_base_patch14: {
-    config: { ...BASE_DEFAULTS, patchSize: 14, embedDim: 768, depth: 12, numHeads: 12, maxFrames: 32, maxGrid: 20, headTokenCounts: [3072, 2048, 1024] },
+    config: { ...BASE_DEFAULTS, patchSize: 14, embedDim: 768, depth: 12, numHeads: 12, maxFrames: 32, maxGrid: 20, headTokenCounts: [1024, 2048, 3072] },
     pretrained: {
       inputSize: { frames: 8, size: 224 },
       mean: IMAGENET_MEAN,
       std: IMAGENET_STD,
-      headTokenCounts: [3072, 2048, 1024],
+      headTokenCounts: [1024, 2048, 3072],
       source: 'OpenGVLab/FluxViT (single_modality/MODEL_ZOO.md)',
     },
   },
   fluxvit_large_patch14: {
     // Not in the public release (S and B only); sized as DESIGN.md (L 1024/24/16) with B's grid.
-    config: { ...BASE_DEFAULTS, patchSize: 14, embedDim: 1024, depth: 24, numHeads: 16, maxFrames: 32, maxGrid: 20, headTokenCounts: [3072, 2048, 1024] },
-    pretrained: { inputSize: { frames: 8, size: 224 }, mean: IMAGENET_MEAN, std: IMAGENET_STD, headTokenCounts: [3072, 2048, 1024] },
+    config: { ...BASE_DEFAULTS, patchSize: 14, embedDim: 1024, depth: 24, numHeads: 16, maxFrames: 32, maxGrid: 20, headTokenCounts: [1024, 2048, 3072] },
+    pretrained: { inputSize: { frames: 8, size: 224 }, mean: IMAGENET_MEAN, std: IMAGENET_STD, headTokenCounts: [1024, 2048, 3072] },
   },
 };
 

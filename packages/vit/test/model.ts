@@ -108,6 +108,54 @@ export function modelTests(): void {
     m.dispose();
   });
 
+  it('activation checkpointing gives the same loss and gradients, and does not leak', () => {
+    const m = tinyModel({ layerScaleInit: 0.3, dropPathRate: 0.3 });
+    const v = randomVideo(2, 4, 8, 8);
+    const labels = tf.oneHot(tf.tensor1d([0, 2], 'int32'), 5);
+    const run = (checkpoint: boolean) =>
+      tf.variableGrads(() => {
+        const r = m.forward(v, { k: 12, training: true, rng: new Rng(5), checkpoint });
+        return tf.losses.softmaxCrossEntropy(labels, r.logits) as tf.Scalar;
+      }, m.trainableVariables());
+    const plain = run(false);
+    run(true); // warm-up, then count
+    const before = tf.memory().numTensors;
+    const ck = run(true);
+    expect(Math.abs(ck.value.dataSync()[0]! - plain.value.dataSync()[0]!)).toBeLessThan(1e-6);
+    expect(Object.keys(ck.grads).length).toBe(Object.keys(plain.grads).length);
+    tf.dispose([ck.value, ...Object.values(ck.grads)]);
+    expect(tf.memory().numTensors).toBe(before);
+    const again = run(true);
+    let worst = 0;
+    for (const [name, g] of Object.entries(plain.grads)) worst = Math.max(worst, tf.tidy(() => tf.max(tf.abs(tf.sub(g, again.grads[name]!))).dataSync()[0]!));
+    expect(worst).toBeLessThan(1e-5);
+    tf.dispose([again.value, ...Object.values(again.grads), plain.value, ...Object.values(plain.grads), v, labels]);
+    m.dispose();
+  });
+
+  it('tanh-approximate GELU option stays close to the erf GELU', () => {
+    const a = tinyModel({ layerScaleInit: 0.5 }, 4);
+    const b = tinyModel({ layerScaleInit: 0.5, mlpActivation: 'gelu_tanh' }, 4);
+    const v = randomVideo(1, 2, 8, 8);
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a.forward(v).pooled, b.forward(v).pooled))).dataSync()[0]!);
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(1e-2);
+    tf.dispose(v);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('holds exactly its parameters in memory and releases them on dispose', () => {
+    const before = tf.memory();
+    const m = tinyModel();
+    const after = tf.memory();
+    expect(after.numTensors - before.numTensors).toBe(m.params.size);
+    expect(after.numBytes - before.numBytes).toBe(4 * m.numParams());
+    m.dispose();
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(() => m.forward(randomVideo(1, 1, 8, 8))).toThrow(/disposed/);
+  });
+
   it('freeze / unfreeze select the trainable variables', () => {
     const m = tinyModel();
     const all = m.trainableVariables().length;
