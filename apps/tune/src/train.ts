@@ -173,8 +173,15 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
     start = state.step;
     lastCheckpoint = latest.path;
     metrics.truncateAfter(start);
-  } else if (options.resume) {
-    metrics.truncateAfter(-1);
+  } else {
+    if (options.resume) metrics.truncateAfter(-1);
+    if (cfg.init) {
+      const fs = await import('node:fs');
+      const path = await import('node:path');
+      const file = fs.existsSync(cfg.init) && fs.statSync(cfg.init).isDirectory() ? path.join(cfg.init, MODEL_FILE) : cfg.init;
+      if (!fs.existsSync(file)) throw new Error(`--init ${cfg.init}: no such weights file (${file})`);
+      loadModelBytes(model, fs.readFileSync(file), file);
+    }
   }
 
   const save = async (step: number): Promise<string> => {

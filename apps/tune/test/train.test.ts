@@ -81,3 +81,21 @@ describe('tune: checkpoints and resume', () => {
     }
   }, 60_000);
 });
+
+describe('tune: --init', () => {
+  it('starts from the weights of another run', async () => {
+    const cfg = tinyConfig({ mode: 'fixed', steps: 2 });
+    const dir = tmpDir('init-src');
+    const a = await tune(cfg, { ...base, out: dir });
+    const sd = a.model.stateDict() as Map<string, { data: Float32Array }>;
+    a.model.dispose();
+    // Zero steps of training after init = the source weights exactly (lr ~ 0 keeps them within float error).
+    const b = await tune({ ...cfg, init: dir, lr: 1e-12, minLr: 0, weightDecay: 0, seed: 7 }, { ...base, out: tmpDir('init-dst'), stopAfter: 1 });
+    const sd2 = b.model.stateDict() as Map<string, { data: Float32Array }>;
+    const w1 = sd.get('head.0.weight')!.data;
+    const w2 = sd2.get('head.0.weight')!.data;
+    w1.forEach((x, i) => expect(w2[i]).toBeCloseTo(x, 6));
+    b.model.dispose();
+    await expect(tune({ ...cfg, init: '/nonexistent/w.safetensors' }, { ...base, out: tmpDir('init-bad') })).rejects.toThrow(/no such weights file/);
+  }, 60_000);
+});
