@@ -2,11 +2,12 @@
  * Flux augmentation of a whole batch in one call: TSN frame choice, multi-scale crop + flip to R×R,
  * normalisation — and the patch split a patch embedding consumes.
  */
-import { Rng } from '@flux/core';
+import type { Rng } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { applyCrop, cropPlan, normalize, type CropOptions, type CropPlan, type NormalizeOptions } from './crop.js';
 import { frameIndices, type FrameIndexOptions } from './frames.js';
+import { defaultRng } from './rng.js';
 
 /** Options of {@link augmentBatch}. */
 export interface AugmentOptions {
@@ -19,8 +20,6 @@ export interface AugmentOptions {
   /** Normalisation, or `false` to keep the input's pixel scale. Default: 0..255 input, ImageNet mean/std. */
   normalize?: NormalizeOptions | false;
 }
-
-const defaultStream = new Rng('flux-augment');
 
 /**
  * Applies one sampling grid to a batch of decoded clips. `clips` [B,N,H,W,C] (pixels, any dtype) and a
@@ -35,7 +34,7 @@ export function augmentBatch(
   if (clips.rank !== 5) throw new RangeError(`augmentBatch: clips must be [B,N,H,W,C], got shape [${clips.shape.join(',')}]`);
   const [b, n, h, w, c] = clips.shape;
   const mode = options.mode ?? 'train';
-  const rng = options.rng ?? defaultStream;
+  const rng = options.rng ?? defaultRng;
   const indices = Array.from({ length: b }, () => frameIndices(n, grid.frames, mode, rng, options.frames));
   const crops = Array.from({ length: b }, () => cropPlan({ width: w, height: h }, rng, { ...options.crop, mode }));
   const video = tf.tidy(() => {

@@ -2,8 +2,10 @@
  * Spatial augmentation: multi-scale crop and horizontal flip parameters (TSN's MultiScaleCrop, used by the
  * paper), applied to frame tensors with one `cropAndResize`, and ImageNet normalisation.
  */
-import { Rng } from '@flux/core';
+import type { Rng } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
+
+import { defaultRng } from './rng.js';
 
 /** ImageNet channel mean (RGB, on 0..1 pixels). */
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -37,8 +39,6 @@ export interface CropOptions {
   flip?: boolean;
 }
 
-const defaultStream = new Rng('flux-crop');
-
 /**
  * A crop for a `width × height` frame. Training: width and height are ⌊short·sᵢ⌋ and ⌊short·sⱼ⌋ for scales
  * with |i − j| ≤ maxDistort, at a uniformly random position, flipped with probability ½. Evaluation: the
@@ -59,7 +59,7 @@ export function cropPlan(frame: { width: number; height: number }, rng?: Rng, op
   }
   const maxDistort = options.maxDistort ?? 1;
   if (!Number.isInteger(maxDistort) || maxDistort < 0) throw new RangeError(`cropPlan: maxDistort must be an integer ≥ 0, got ${maxDistort}`);
-  const r = rng ?? defaultStream;
+  const r = rng ?? defaultRng;
   const sides = scales.map((s) => Math.max(1, Math.floor(short * s)));
   const pairs: [number, number][] = [];
   for (let i = 0; i < sides.length; i++) for (let j = 0; j < sides.length; j++) if (Math.abs(i - j) <= maxDistort) pairs.push([sides[i], sides[j]]);

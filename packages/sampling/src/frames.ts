@@ -1,7 +1,9 @@
 /**
  * Which frames of a clip to decode: TSN segments (paper, official release).
  */
-import { Rng } from '@flux/core';
+import type { Rng } from '@flux/core';
+
+import { defaultRng } from './rng.js';
 
 /** How a clip shorter than F frames is filled. */
 export type ShortClip = 'repeat' | 'pad';
@@ -15,8 +17,6 @@ export interface FrameIndexOptions {
    */
   short?: ShortClip;
 }
-
-const defaultStream = new Rng('flux-frame-indices');
 
 /**
  * F frame indices (0-based, non-decreasing) for a clip of `numFrames` frames. The clip is cut into F
@@ -33,7 +33,7 @@ export function frameIndices(numFrames: number, frames: number, mode: 'train' | 
     if (short === 'pad') return Array.from({ length: frames }, (_, i) => Math.min(i, numFrames - 1));
     return Array.from({ length: frames }, (_, i) => Math.floor((i * numFrames) / frames));
   }
-  const r = rng ?? defaultStream;
+  const r = rng ?? defaultRng;
   const out: number[] = [];
   for (let i = 0; i < frames; i++) {
     const lo = Math.floor((i * numFrames) / frames);

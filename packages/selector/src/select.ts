@@ -5,9 +5,10 @@
  * clip, exactly K per clip (all F·L when K ≥ F·L). Scores are computed with tfjs ops on the tokens' own
  * backend and downloaded as [B,F,L] floats; the choice itself is plain JS, so it carries no gradient.
  */
-import { Rng } from '@flux/core';
+import type { Rng } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
+import { rngFor } from './rng.js';
 import { groupBounds, groupQuotas, resolveGroups } from './groups.js';
 import { checkNorm, frameDistances, frameDistancesData, groupScores, type DynamicsNorm } from './scores.js';
 import { readFloat32 } from './tensor-data.js';
@@ -44,8 +45,6 @@ export interface SelectorOptions {
    */
   rng?: Rng;
 }
-
-const defaultStream = new Rng('flux-selector');
 
 /** The number of indices kept per clip: min(K, F·L). */
 export function keptCount(frames: number, tokensPerFrame: number, k: number): number {
@@ -161,10 +160,10 @@ export function selectTokenIndices(tokens: tf.Tensor4D, k: number, options: Sele
       break;
     }
     case 'random':
-      indices = randomIndices(b, n, k, streamFor(options));
+      indices = randomIndices(b, n, k, rngFor(options, 'selectTokens'));
       break;
     case 'tube':
-      indices = tubeIndices(b, f, l, k, streamFor(options));
+      indices = tubeIndices(b, f, l, k, rngFor(options, 'selectTokens'));
       break;
     default:
       throw new RangeError(`selectTokens: method must be one of ${SELECTOR_METHODS.join(', ')}, got ${JSON.stringify(method)}`);
@@ -205,15 +204,6 @@ function tokenDistances(tokens: tf.Tensor4D, norm: DynamicsNorm, where: 'auto' |
   } finally {
     dist.dispose();
   }
-}
-
-function streamFor(options: SelectorOptions): Rng {
-  if (options.rng) return options.rng;
-  if (options.seed !== undefined) {
-    if (!Number.isFinite(options.seed)) throw new RangeError(`selectTokens: seed must be a finite number, got ${options.seed}`);
-    return new Rng(options.seed);
-  }
-  return defaultStream;
 }
 
 function checkK(k: number): void {

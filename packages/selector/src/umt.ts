@@ -2,8 +2,10 @@
  * The Unmasked-Teacher student mask: keep N − ⌊ρN⌋ of the teacher's tokens, sampled without replacement with
  * probability proportional to the teacher's CLS→patch attention.
  */
-import { Rng } from '@flux/core';
+import type { Rng } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
+
+import { rngFor } from './rng.js';
 
 /** Options of {@link umtMask}. */
 export interface UmtMaskOptions {
@@ -14,8 +16,6 @@ export interface UmtMaskOptions {
   /** Generator (advanced; takes precedence over `seed`). */
   rng?: Rng;
 }
-
-const defaultStream = new Rng('flux-umt-mask');
 
 /** Tokens the student keeps out of N at mask ratio ρ: N − ⌊ρN⌋. */
 export function umtKeepCount(n: number, ratio = 0.8): number {
@@ -62,12 +62,7 @@ export function umtMaskIndices(attention: tf.Tensor3D, options: UmtMaskOptions =
   const [b, f, l] = attention.shape;
   const n = f * l;
   const keep = umtKeepCount(n, ratio);
-  let rng = options.rng;
-  if (!rng && options.seed !== undefined) {
-    if (!Number.isFinite(options.seed)) throw new RangeError(`umtMask: seed must be a finite number, got ${options.seed}`);
-    rng = new Rng(options.seed);
-  }
-  rng ??= defaultStream;
+  const rng = rngFor(options, 'umtMask');
   const w = attention.dataSync();
   const out = new Int32Array(b * keep);
   for (let r = 0; r < b; r++) out.set(weightedSampleWithoutReplacement(w, r * n, n, keep, rng), r * keep);
