@@ -66,8 +66,8 @@ export function frameDistancesData(x: ArrayLike<number>, b: number, f: number, l
 /**
  * Per-token scores [B, F, L] (flattened, row-major) from frame distances [B, F−1, L] and G contiguous groups.
  * Inside a group, token (t, i) scores ‖x[t,i] − x[t−1,i]‖; the group's first frame reuses the score of the
- * group's second frame (the official release does the same). A one-frame group (only when G does not divide
- * F evenly) uses the distance to the previous frame, or to the next one for frame 0. For F = 1, `distances`
+ * group's second frame (the official release does the same). A one-frame group (F = G, e.g. F = 4, or uneven
+ * groups when G does not divide F) uses the distance to the previous frame, or to the next one for frame 0. For F = 1, `distances`
  * are token magnitudes [B,1,L] and are returned unchanged.
  */
 export function groupScores(distances: ArrayLike<number>, b: number, f: number, l: number, groups: number): Float32Array {

@@ -80,6 +80,18 @@ describe('group-dynamic golden', () => {
     }
   });
 
+  it('F = 4 (auto: four one-frame groups, where the official code fails): K/4 per frame by change from the previous frame', () => {
+    // distances [1, 3, 2]: frame1 = [9,1,1], frame2 = [1,1,9], frame3 = [1,9,1]
+    const d = Float32Array.from([9, 1, 1, 1, 1, 9, 1, 9, 1]);
+    const s = groupScores(d, 1, 4, 3, 4);
+    expect(Array.from(s)).toEqual([9, 1, 1, 9, 1, 1, 1, 1, 9, 1, 9, 1]); // frame 0 takes frame 1's change
+    expect(Array.from(selectFromScores(s, 1, 4, 3, 4, 4))).toEqual([0, 3, 8, 10]);
+    const t = tf.randomNormal([2, 4, 3, 2]) as tf.Tensor4D;
+    const { indices } = selectTokenIndices(t, 4);
+    for (let r = 0; r < 2; r++) expect(Array.from(indices.subarray(r * 4, r * 4 + 4), (i) => Math.floor(i / 3))).toEqual([0, 1, 2, 3]);
+    t.dispose();
+  });
+
   it('dynamic = global top-K (one group)', () => {
     const x = clip(2, 4, 3, 2, 9);
     const t = tf.tensor4d(x);
@@ -143,6 +155,16 @@ describe('selectTokens', () => {
     expect(() => selectTokens(t, 4, { norm: 'l3' as 'l2' })).toThrow(/norm .* "l3"/);
     expect(() => selectTokens(t, 4, { method: 'topk' as 'tube' })).toThrow(/method .* "topk"/);
     expect(() => selectTokens(tf.zeros([4, 4, 2]) as unknown as tf.Tensor4D, 4)).toThrow(/\[B,F,L,C\]/);
+    t.dispose();
+  });
+
+  it('accepts non-float32 tokens (cast before scoring), on both score paths', () => {
+    const x = clip(2, 4, 3, 2, 5).map((c) => c.map((f) => f.map((t) => t.map((v) => Math.round(v * 10)))));
+    const t = tf.tensor4d(x, undefined, 'int32');
+    const want = referenceGroupDynamic(x, 5, 2).flat();
+    for (const scoresOn of ['js', 'backend'] as const) {
+      expect(Array.from(selectTokenIndices(t, 5, { scoresOn, groups: 2 }).indices)).toEqual(want);
+    }
     t.dispose();
   });
 
