@@ -61,6 +61,7 @@ for (const b of batches) {
   const blockFwd = flopsForward(cfg, b, 2048) - flopsForward({ ...cfg, depth: 0 }, b, 2048);
   const executed = flops + (checkpointed ? blockFwd : 0);
   const sFwd = timeIt(fwd, 1);
+  console.error(`  batch ${b}: forward done (${(sFwd * 1000).toFixed(0)} ms), training step…`);
   const s = timeIt(step, quick || b > 1 ? 1 : 2);
   const gf = flops / s / 1e9;
   rows.push({ b, s, gf, checkpointed });

@@ -9,6 +9,19 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import type { ParamGetter } from './types.js';
 
+let attentionChunk = 2 ** 24;
+
+/**
+ * Sets the largest [rows, N, N] attention-score tensor computed at once (elements; default 2²⁴ = 64 MB of
+ * float32); returns the previous value. Smaller bounds peak memory, larger means fewer, bigger matmuls.
+ */
+export function setAttentionChunk(elements: number): number {
+  if (!(elements >= 1)) throw new RangeError(`setAttentionChunk: expected ≥ 1, got ${elements}`);
+  const prev = attentionChunk;
+  attentionChunk = elements;
+  return prev;
+}
+
 /** Splits [B, N, H·d] into per-head [B·H, N, d]. */
 export function splitHeads(x: tf.Tensor3D, heads: number): tf.Tensor3D {
   const [b, n, c] = x.shape;
@@ -44,12 +57,29 @@ export function attention(x: tf.Tensor3D, P: ParamGetter, prefix: string, numHea
     const qh = splitHeads(q, numHeads);
     const kh = splitHeads(k, numHeads);
     const vh = splitHeads(v, numHeads);
-    const probs = scaledSoftmax(tf.matMul(qh, kh, false, true), 1 / Math.sqrt(d)) as tf.Tensor3D; // [B·H, N, N]
+    // Attention in chunks of (clip, head) rows so that no [rows, N, N] score tensor passes `attentionChunk`
+    // elements (the wasm heap is addressed up to 2 GB; ViT-S at 2048 tokens is 100 MB of scores per clip).
+    const bh = b * numHeads;
+    const rows = Math.max(1, Math.min(bh, Math.floor(attentionChunk / (n * n))));
+    const ctxParts: tf.Tensor3D[] = [];
+    const clsParts: tf.Tensor[] = [];
+    for (let r0 = 0; r0 < bh; r0 += rows) {
+      const r = Math.min(rows, bh - r0);
+      const part = <T extends tf.Tensor3D>(t: T) => (r === bh ? t : tf.slice(t, [r0, 0, 0], [r, n, d]));
+      // Each chunk in its own scope: without a gradient tape its scores are freed before the next one.
+      const [c, row] = tf.tidy(() => {
+        const probs = scaledSoftmax(tf.matMul(part(qh), part(kh), false, true), 1 / Math.sqrt(d)) as tf.Tensor3D; // [r, N, N]
+        const ctxPart = tf.matMul(probs, part(vh));
+        return [ctxPart, returnClsAttention ? tf.reshape(tf.slice(probs, [0, 0, 0], [r, 1, n]), [r, n]) : ctxPart] as const;
+      });
+      ctxParts.push(c as tf.Tensor3D);
+      if (returnClsAttention) clsParts.push(row);
+    }
     if (returnClsAttention) {
-      const row = tf.reshape(tf.slice(probs, [0, 0, 0], [b * numHeads, 1, n]), [b, numHeads, n]);
+      const row = tf.reshape(clsParts.length === 1 ? clsParts[0]! : tf.concat(clsParts, 0), [b, numHeads, n]);
       cls = tf.keep(tf.mean(row, 1) as tf.Tensor2D);
     }
-    const ctx = mergeHeads(tf.matMul(probs, vh), b);
+    const ctx = mergeHeads(ctxParts.length === 1 ? ctxParts[0]! : (tf.concat(ctxParts, 0) as tf.Tensor3D), b);
     const lpe = channelAffine(v, P(`${prefix}.lpe.depthwise_conv.weight`) as tf.Tensor1D, P(`${prefix}.lpe.depthwise_conv.bias`) as tf.Tensor1D);
     return linear(tf.add(ctx, lpe), P(`${prefix}.proj.weight`) as tf.Tensor2D, P(`${prefix}.proj.bias`) as tf.Tensor1D) as tf.Tensor3D;
   });

@@ -1,0 +1,53 @@
+// Train-step time of a tiny FluxViT at a fixed token count K as the candidate pool F·L grows 1× → 4×
+// (issue 4's figure: target ≤ +10% at 4×), with the selector's own share of the step.
+// Usage (after `pnpm build`): node --expose-gc packages/vit/bench/pool.mjs [--quick]
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@flux/core';
+import { selectTokens } from '@flux/selector';
+import { createModel } from '@flux/vit';
+
+const quick = process.argv.includes('--quick');
+const report = await initBackend();
+console.log(report.summary);
+const B = 16;
+const K = 256;
+const model = createModel('fluxvit_tiny', { embedDim: 128, maxFrames: 16, headTokenCounts: [256] }, 0);
+const tv = model.trainableVariables();
+const opt = tf.train.sgd(1e-3);
+const labels = tf.oneHot(tf.zeros([B], 'int32'), model.config.numClasses);
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+const rows = [];
+for (const frames of [4, 8, 16]) {
+  const video = tf.randomNormal([B, frames, 64, 64, 3]);
+  const step = () => {
+    const t0 = performance.now();
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(labels, model.forward(video, { k: K, training: true }).logits), true, tv);
+    loss.dataSync();
+    loss.dispose();
+    return performance.now() - t0;
+  };
+  step();
+  const times = Array.from({ length: quick ? 2 : 5 }, step);
+  const tokens = tf.randomNormal([B, frames, 64, model.config.embedDim]);
+  const sel = Array.from({ length: 5 }, () => {
+    const t0 = performance.now();
+    selectTokens(tokens, K).dispose();
+    return performance.now() - t0;
+  });
+  tf.dispose([video, tokens]);
+  rows.push({ frames, pool: frames * 64, stepMs: median(times), selectorMs: median(sel) });
+}
+const base = rows[0].stepMs;
+console.log(`\ntiny FluxViT (dim 128, depth 4, patch 8, 64×64), batch ${B}, K = ${K}, train step (fwd+bwd+SGD):`);
+for (const r of rows) {
+  console.log(
+    `  pool ${String(r.pool).padStart(4)} (${r.pool / rows[0].pool}×, F=${r.frames}): ${r.stepMs.toFixed(0)} ms/step ` +
+      `(${((100 * (r.stepMs - base)) / base).toFixed(0).padStart(3)}% vs 1×), selector ${r.selectorMs.toFixed(1)} ms = ${((100 * r.selectorMs) / r.stepMs).toFixed(2)}% of the step`,
+  );
+}
+process.exit();
