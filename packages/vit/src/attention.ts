@@ -11,6 +11,11 @@ import type { ParamGetter } from './types.js';
 
 let attentionChunk = 2 ** 24;
 
+/** The current attention chunk (elements); a checkpointed block's backward goes clip by clip above twice this. */
+export function getAttentionChunk(): number {
+  return attentionChunk;
+}
+
 /**
  * Sets the largest [rows, N, N] attention-score tensor computed at once (elements; default 2²⁴ = 64 MB of
  * float32); returns the previous value. Smaller bounds peak memory, larger means fewer, bigger matmuls.

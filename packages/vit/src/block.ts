@@ -5,7 +5,7 @@
 import { biasGelu, linear, residual, rmsNorm } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
-import { attention } from './attention.js';
+import { attention, getAttentionChunk } from './attention.js';
 import type { ParamGetter } from './types.js';
 
 export interface BlockOptions {
@@ -57,6 +57,7 @@ export function block(x: tf.Tensor3D, P: ParamGetter, index: number, o: BlockOpt
   return { out, clsAttention: cls };
 }
 
+
 /**
  * {@link block} with activation checkpointing: the forward keeps only the block's input; the backward
  * recomputes the block and differentiates it (`tf.customGrad` + a nested `tf.grads`). Training memory then
@@ -68,11 +69,14 @@ export function checkpointedBlock(x: tf.Tensor3D, P: ParamGetter, index: number,
   // Drop-path masks are re-created from their values in each run: the recompute happens after the forward
   // scope that made the original mask tensors has released them.
   const masks = o.dropPath?.map((t) => ({ values: t.dataSync().slice() as Float32Array, shape: t.shape }));
-  const run = (xin: tf.Tensor, ps: tf.Tensor[]): tf.Tensor3D =>
+  // `clip` ≥ 0: xin is that one clip of the batch (per-clip backward), so it takes that clip's masks.
+  const run = (xin: tf.Tensor, ps: tf.Tensor[], clip = -1): tf.Tensor3D =>
     tf.tidy(() => {
       const local = new Map(names.map((n, i) => [n, ps[i]!]));
       const get: ParamGetter = (n) => local.get(n) ?? P(n);
-      const dropPath = masks ? (masks.map((m) => tf.tensor(m.values, m.shape)) as [tf.Tensor, tf.Tensor]) : null;
+      const dropPath = masks
+        ? (masks.map((m) => (clip < 0 ? tf.tensor(m.values, m.shape) : tf.tensor3d([m.values[clip]!], [1, 1, 1]))) as [tf.Tensor, tf.Tensor])
+        : null;
       return block(xin as tf.Tensor3D, get, index, { ...o, dropPath, returnClsAttention: false }).out;
     });
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -85,12 +89,37 @@ export function checkpointedBlock(x: tf.Tensor3D, P: ParamGetter, index: number,
       // active tape when the inner one finishes, which breaks the outer pass (it disposes the saved tensors
       // of its own tape afterwards). Keep the outer tape and put it back.
       const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
-      const outer = state.activeTape;
-      try {
-        return tf.grads((...xs: tf.Tensor[]) => run(xs[0]!, xs.slice(1)))(saved, dy);
-      } finally {
-        state.activeTape = outer;
+      const nested = (xs: tf.Tensor[], dyPart: tf.Tensor, clip: number): tf.Tensor[] => {
+        const outer = state.activeTape;
+        try {
+          return tf.grads((...a: tf.Tensor[]) => run(a[0]!, a.slice(1), clip))(xs, dyPart);
+        } finally {
+          state.activeTape = outer;
+        }
+      };
+      const [xs, ...ps] = saved as [tf.Tensor3D, ...tf.Tensor[]];
+      const [b, n] = xs.shape;
+      // Large batches are differentiated one clip at a time (the block is independent per clip): the
+      // backward then holds one clip's attention maps, not the batch's.
+      if (b === 1 || b * n * n * o.numHeads <= 2 * getAttentionChunk()) return nested(saved, dy, -1);
+      const gx: tf.Tensor[] = [];
+      let gp: tf.Tensor[] | null = null;
+      for (let i = 0; i < b; i++) {
+        const xi = tf.slice(xs, [i, 0, 0], [1, n, xs.shape[2]]);
+        const dyi = tf.slice(dy, [i, 0, 0], [1, n, xs.shape[2]]);
+        const g = nested([xi, ...ps], dyi, i);
+        tf.dispose([xi, dyi]);
+        gx.push(g[0]!);
+        if (!gp) gp = g.slice(1);
+        else {
+          const next: tf.Tensor[] = gp.map((t, j) => tf.add(t, g[j + 1]!));
+          tf.dispose([...gp, ...g.slice(1)]);
+          gp = next;
+        }
       }
+      const gxAll = tf.concat(gx, 0);
+      tf.dispose(gx);
+      return [gxAll, ...gp!];
     };
     return { value, gradFunc };
   });
