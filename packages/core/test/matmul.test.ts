@@ -116,3 +116,12 @@ describe('wasm matmul and transpose overrides', () => {
     b.dispose();
   });
 });
+
+describe('heapOffset', () => {
+  it('reads pointers past 2 GiB (negative from malloc) as unsigned', async () => {
+    const { heapOffset } = await import('../src/ops/wasm-heap.js');
+    const dataId = {};
+    const fake = { dataIdMap: { get: (d: object) => (d === dataId ? { id: 1, memoryOffset: -2147483648 + 64 } : undefined) } };
+    expect(heapOffset(fake as never, { dataId, shape: [1], dtype: 'float32' } as never)).toBe(2 ** 31 + 64);
+  });
+});

@@ -40,11 +40,14 @@ export function heapBuffer(backend: WasmBackendLike): ArrayBufferLike {
   return mem != null ? mem.buffer : backend.wasm.HEAPU8.buffer;
 }
 
-/** Byte offset of a tensor's data in the heap. */
+/**
+ * Byte offset of a tensor's data in the heap. Emscripten's malloc returns a signed 32-bit pointer, so
+ * allocations past 2 GiB come back negative: read it as unsigned.
+ */
 export function heapOffset(backend: WasmBackendLike, t: TensorInfo): number {
   const d = backend.dataIdMap.get(t.dataId);
   if (d == null) throw new Error('wasm heap: tensor data is not on the wasm backend (disposed or from another backend)');
-  return d.memoryOffset;
+  return d.memoryOffset >>> 0;
 }
 
 /** A Float32Array view of `size` floats at byte `offset`. */
