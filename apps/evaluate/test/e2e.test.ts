@@ -87,6 +87,8 @@ describe('tune → eval smoke run', () => {
     expect(md).toContain('## Summary');
     expect(md).toMatch(/Both arms trained: \*\*NO\*\*/); // two steps do not train anything — and the report says so
     expect(r.checks.length).toBeGreaterThanOrEqual(5);
+    // A comparison against an arm that did not train never counts as a pass.
+    expect(r.checks.find((c) => c.name.startsWith('Flux-Multi vs baseline'))!.pass).toBe(false);
     expect(fs.existsSync(path.join(out, 'summary.json'))).toBe(true);
     expect(fs.existsSync(path.join(out, 'runs', 'flux-multi', 'model.safetensors'))).toBe(true);
   }, 120_000);

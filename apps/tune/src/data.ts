@@ -19,7 +19,13 @@ export interface ClipDataset {
   readonly classNames: string[];
   readonly clipLength: number;
   /** Renders clips `indices` at F frames given per clip, side `size`: uint8 [B, F, size, size, 3] and labels. */
-  batch(indices: readonly number[], frames: (b: number) => readonly number[], size: number, crop?: (b: number) => { scale: number; x: number; y: number } | undefined): { data: Uint8Array; shape: [number, number, number, number, number]; labels: Int32Array };
+  batch(
+    indices: readonly number[],
+    frames: (b: number) => readonly number[],
+    size: number,
+    crop?: (b: number) => { scale: number; x: number; y: number } | undefined,
+    flip?: (b: number) => boolean,
+  ): { data: Uint8Array; shape: [number, number, number, number, number]; labels: Int32Array };
 }
 
 /** The embedded Moving-MNIST default as a {@link ClipDataset}. */
@@ -32,22 +38,24 @@ export function movingMnistDataset(split: Split, cfg: Pick<TuneConfig, 'clipLeng
     numClasses: mm.numClasses,
     classNames: mm.classNames,
     clipLength: mm.length,
-    batch(indices, frames, size, crop) {
-      if (!crop) {
+    batch(indices, frames, size, crop, flip) {
+      if (!crop && !flip) {
         const b = mm.batch(indices, { frames: (_m, i) => frames(i), size });
         return { data: b.data, shape: b.shape as [number, number, number, number, number], labels: b.labels };
       }
-      // Per-clip crops: render one clip at a time.
+      // Per-clip crops/flips: render one clip at a time. (A flip mirrors the motion; the label is not changed —
+      // keep flip off for direction labels.)
       const F = frames(0).length;
       const clipBytes = F * size * size * 3;
       const data = new Uint8Array(indices.length * clipBytes);
       const labels = new Int32Array(indices.length);
       indices.forEach((idx, i) => {
-        const c = crop(i);
+        const c = crop?.(i);
+        const f = flip?.(i) ?? false;
         const S = mm.size;
         const side = c ? Math.round(S * c.scale) : S;
         const rect = c ? { x: Math.round(c.x * (S - side)), y: Math.round(c.y * (S - side)), width: side, height: side } : undefined;
-        const clip = mm.clip(idx, { indices: frames(i), size, ...(rect ? { crop: rect } : {}) });
+        const clip = mm.clip(idx, { indices: frames(i), size, ...(rect ? { crop: rect } : {}), ...(f ? { flip: true } : {}) });
         data.set(clip.data, i * clipBytes);
         labels[i] = clip.label;
       });
@@ -105,7 +113,8 @@ export function trainBatch(step: number, cfg: TuneConfig, dataset: ClipDataset):
   const clipIndices = stepClipIndices(step, cfg.batchSize, dataset.count, cfg.seed);
   const frameLists = clipIndices.map(() => sampleFrameIndices(dataset.clipLength, grid.frames, 'train', rng));
   const crops = cfg.cropScales.length ? clipIndices.map(() => ({ scale: rng.choice(cfg.cropScales), x: rng.next(), y: rng.next() })) : null;
-  const b = dataset.batch(clipIndices, (i) => frameLists[i]!, grid.size, crops ? (i) => crops[i] : undefined);
+  const flips = cfg.flip ? clipIndices.map(() => rng.bernoulli(0.5)) : null;
+  const b = dataset.batch(clipIndices, (i) => frameLists[i]!, grid.size, crops ? (i) => crops[i] : undefined, flips ? (i) => flips[i]! : undefined);
   return {
     video: toVideoTensor(b.data, b.shape),
     labels: tf.tensor1d(b.labels, 'int32'),
