@@ -56,9 +56,16 @@ export function blockFlops(b, n, c, mlp) {
 export function matmulGflops(size = 1024, reps = 5) {
   const a = tf.randomNormal([size, size]);
   const b = tf.randomNormal([size, size]);
-  tf.matMul(a, b).dataSync();
+  // Read one element to wait for the result (wasm kernels are synchronous anyway). Never return a typed array
+  // from tf.tidy: it walks the returned value looking for tensors, element by element.
+  const once = () => {
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+  };
+  once();
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) tf.tidy(() => tf.matMul(a, b).dataSync());
+  for (let i = 0; i < reps; i++) once();
   const s = (performance.now() - t0) / 1000 / reps;
   a.dispose();
   b.dispose();
