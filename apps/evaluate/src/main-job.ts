@@ -282,7 +282,7 @@ export async function main(argv = process.argv): Promise<void> {
 
 function invokedDirectly(): boolean {
   try {
-    return Boolean(process.argv[1]) && /flux-main$|evaluate[\\/]dist[\\/]main-job\.js$/.test(fs.realpathSync(process.argv[1]!));
+    return Boolean(process.argv[1]) && /flux-main(\.js)?$|evaluate[\\/]dist[\\/]main-job\.js$/.test(fs.realpathSync(process.argv[1]!));
   } catch {
     return false;
   }

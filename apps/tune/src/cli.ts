@@ -214,7 +214,7 @@ export async function main(argv = process.argv): Promise<void> {
 
 function invokedDirectly(): boolean {
   try {
-    return Boolean(process.argv[1]) && /flux-tune$|tune[\\/]dist[\\/]cli\.js$/.test(fs.realpathSync(process.argv[1]!));
+    return Boolean(process.argv[1]) && /flux-tune(\.js)?$|tune[\\/]dist[\\/]cli\.js$/.test(fs.realpathSync(process.argv[1]!));
   } catch {
     return false;
   }
