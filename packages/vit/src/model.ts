@@ -12,7 +12,7 @@ import { type StateDictLike, convertFromTorch, convertToTorch } from './checkpoi
 import { type FluxViTConfig, type FluxViTName, MODEL_REGISTRY, type PretrainedCfg, resolveConfig, validateConfig } from './config.js';
 import { attentionPool, classify, projDecoder } from './heads.js';
 import { type ParamSpec, initValues, paramSpecs } from './params.js';
-import { patchEmbed } from './patch-embed.js';
+import { embedPatches, patchify } from './patch-embed.js';
 import { resizePosEmbed } from './pos-embed.js';
 
 /** Options of {@link FluxViT.forward}. */
@@ -134,12 +134,17 @@ export class FluxViT {
 
     let lastAttn: tf.Tensor2D | undefined; // kept by the block's tidy; released below
     const result = tf.tidy(() => {
-      const tokens4 = patchEmbed(video, this.P, p, c.normEps); // [B, F, L, C]
+      // Patch embedding. With selection, the whole pool is embedded only to score it (no gradient path: the
+      // selector returns fresh indices), and the kept patches are embedded again on the gradient path, so the
+      // backward pass costs K tokens, not F·L. With precomputed indices only the kept patches are embedded.
+      const patches = patchify(video, p); // [B, F, L, p·p·3]
+      const tokens4 = opts.indices === undefined ? embedPatches(patches, this.P, c.normEps) : null; // [B, F, L, C]
       const indices = this.resolveIndices(tokens4, b, n, opts);
       const k = indices.shape[1];
       const all = k === n && opts.indices === undefined;
-      const tokens = tf.reshape(tokens4, [b, n, c.embedDim]) as tf.Tensor3D;
-      let x = all ? tokens : gatherRows(tokens, indices);
+      let x: tf.Tensor3D = all
+        ? (tf.reshape(tokens4!, [b, n, c.embedDim]) as tf.Tensor3D)
+        : embedPatches(gatherRows(tf.reshape(patches, [b, n, patches.shape[3]]) as tf.Tensor3D, indices), this.P, c.normEps);
 
       // Global PE: resize the patch rows of pos_embed to the input grid, depthwise projection, gather.
       const pe = this.P('pos_embed');
@@ -148,7 +153,7 @@ export class FluxViT {
       const patchPos = tf.reshape(tf.slice(pe, [0, 1, 0], [1, n0, c.embedDim]), [n0, c.embedDim]) as tf.Tensor2D;
       const resized = resizePosEmbed(patchPos, { t: c.maxFrames, h: c.maxGrid, w: c.maxGrid }, { t: f, h: hp, w: wp });
       const gpe = channelAffine(resized, this.P('gpe_proj.depthwise_conv.weight') as tf.Tensor1D, this.P('gpe_proj.depthwise_conv.bias') as tf.Tensor1D);
-      const pos = all ? tf.reshape(gpe, [1, n, c.embedDim]) : gatherRows(tf.broadcastTo(tf.reshape(gpe, [1, n, c.embedDim]), [b, n, c.embedDim]) as tf.Tensor3D, indices);
+      const pos = all ? tf.reshape(gpe, [1, n, c.embedDim]) : tf.gather(gpe, indices); // [B, K, C]
       x = tf.add(x, pos);
       const cls = tf.broadcastTo(tf.add(this.P('cls_token'), clsPos), [b, 1, c.embedDim]);
       x = tf.concat([cls, x], 1) as tf.Tensor3D;
@@ -199,7 +204,7 @@ export class FluxViT {
     return projDecoder(pooled, this.P, j);
   }
 
-  private resolveIndices(tokens4: tf.Tensor4D, b: number, n: number, opts: ForwardOptions): tf.Tensor2D {
+  private resolveIndices(tokens4: tf.Tensor4D | null, b: number, n: number, opts: ForwardOptions): tf.Tensor2D {
     if (opts.indices) {
       const idx = opts.indices;
       if (idx.rank !== 2 || idx.shape[0] !== b) throw new Error(`FluxViT.forward: indices must be [${b}, K], got [${idx.shape.join(',')}]`);
@@ -213,7 +218,7 @@ export class FluxViT {
     if (!Number.isInteger(k) || k < 1) throw new RangeError(`FluxViT.forward: k must be a positive integer, got ${k}`);
     if (k >= n) return tf.tidy(() => tf.tile(tf.reshape(tf.range(0, n, 1, 'int32'), [1, n]), [b, 1]) as tf.Tensor2D);
     // The selector reads its scores back to the CPU and returns a fresh tensor: no gradient flows through it.
-    return selectTokens(tokens4, k, opts.selector ?? {});
+    return selectTokens(tokens4!, k, opts.selector ?? {});
   }
 
   /** Trainable variables (optionally filtered by name), excluding frozen ones. */

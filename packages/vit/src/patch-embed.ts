@@ -21,12 +21,16 @@ export function patchify(video: tf.Tensor5D, p: number): tf.Tensor4D {
   });
 }
 
-/** Patch embedding: video [B,F,H,W,3] → tokens [B, F, L, C]. */
-export function patchEmbed(video: tf.Tensor5D, P: ParamGetter, patchSize: number, eps: number): tf.Tensor4D {
+/** Dual Patch Norm embedding of flattened patches [..., p·p·3] → tokens [..., C]. */
+export function embedPatches<T extends tf.Tensor>(patches: T, P: ParamGetter, eps: number): T {
   return tf.tidy(() => {
-    const patches = patchify(video, patchSize);
     const pre = rmsNorm(patches, P('patch_embed.norm_before.weight') as tf.Tensor1D, eps);
     const proj = linear(pre, P('patch_embed.proj.weight') as tf.Tensor2D, P('patch_embed.proj.bias') as tf.Tensor1D);
-    return rmsNorm(proj, P('patch_embed.norm.weight') as tf.Tensor1D, eps) as tf.Tensor4D;
+    return rmsNorm(proj, P('patch_embed.norm.weight') as tf.Tensor1D, eps) as T;
   });
+}
+
+/** Patch embedding: video [B,F,H,W,3] → tokens [B, F, L, C]. */
+export function patchEmbed(video: tf.Tensor5D, P: ParamGetter, patchSize: number, eps: number): tf.Tensor4D {
+  return tf.tidy(() => embedPatches(patchify(video, patchSize), P, eps));
 }
