@@ -27,6 +27,7 @@ import {
 import {
   f32At,
   heapBuffer,
+  advanceIndex,
   heapOffset,
   isWasmBackend,
   registerAlias,
@@ -143,14 +144,7 @@ export function permuteInto(src: Float32Array, dst: Float32Array, shape: number[
       dst[dstOff] = src[srcOff];
     }
     dstOff += step;
-    // advance the odometer over output dims [0, lead)
-    for (let d = lead - 1; d >= 0; d--) {
-      idx[d]++;
-      srcOff += strides[d];
-      if (idx[d] < outShape[d]) break;
-      srcOff -= strides[d] * outShape[d];
-      idx[d] = 0;
-    }
+    srcOff += advanceIndex(idx, outShape, strides, lead); // odometer over output dims [0, lead)
   }
 }
 

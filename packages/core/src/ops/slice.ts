@@ -20,7 +20,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import { heapBuffer, heapOffset, isWasmBackend } from './wasm-heap.js';
+import { advanceIndex, heapBuffer, heapOffset, isWasmBackend } from './wasm-heap.js';
 
 type View = Float32Array | Int32Array | Uint8Array;
 
@@ -63,13 +63,7 @@ export function sliceInto(src: View, shape0: number[], begin0: number[], size0: 
     if (run >= 512) dst.set(src.subarray(srcOff, srcOff + run), dstOff);
     else for (let j = 0; j < run; j++) dst[dstOff + j] = src[srcOff + j];
     dstOff += run;
-    for (let d = lead - 1; d >= 0; d--) {
-      idx[d]++;
-      srcOff += strides[d];
-      if (idx[d] < size[d]) break;
-      srcOff -= strides[d] * size[d];
-      idx[d] = 0;
-    }
+    srcOff += advanceIndex(idx, size, strides, lead);
   }
 }
 

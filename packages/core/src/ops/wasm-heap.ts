@@ -76,3 +76,19 @@ export function registerAlias(backend: WasmBackendLike, offset: number, size: nu
 export function releaseAlias(backend: WasmBackendLike, id: number): void {
   backend.wasm.tfjs.disposeData(id);
 }
+
+/**
+ * Advances the multi-index `idx` by one over dims [0, lead) of `shape` (last dim fastest, wrapping) and
+ * returns how far a source offset with per-dim `strides` moves.
+ */
+export function advanceIndex(idx: number[], shape: readonly number[], strides: readonly number[], lead: number): number {
+  let delta = 0;
+  for (let d = lead - 1; d >= 0; d--) {
+    idx[d]++;
+    delta += strides[d]!;
+    if (idx[d]! < shape[d]!) break;
+    delta -= strides[d]! * shape[d]!;
+    idx[d] = 0;
+  }
+  return delta;
+}
