@@ -33,6 +33,7 @@ export function buildTuneCommand(): Command {
     .option('--depth <n>', 'transformer blocks', parseInteger(1))
     .option('--heads <n>', 'attention heads', parseInteger(1))
     .option('--patch <n>', 'patch size in pixels', parseInteger(1))
+    .addOption(new Option('--pool <kind>', `projector pooling: attention (the release's, needed for official weights) or max (the CPU-scale default: trains from scratch on all tokens)`).choices(['attention', 'max']))
     .option('--data <source>', `'moving-mnist' (embedded, default) or a manifest`)
     .option('--grid <FxR>', `fixed grid / evaluation grid, e.g. ${D.frames}x${D.size}`, parseGrid)
     .option('--flexi-frames <min:max:step>', `flexi-sampling frame range (default ${D.flexiFrames.join(':')})`, parseRange)
@@ -89,6 +90,7 @@ interface CliOpts {
   depth?: number;
   heads?: number;
   patch?: number;
+  pool?: 'attention' | 'max';
   data?: string;
   grid?: { frames: number; size: number };
   flexiFrames?: [number, number, number];
@@ -136,6 +138,7 @@ export function configFromCli(o: CliOpts): TuneConfig {
   if (o.depth !== undefined) overrides.depth = o.depth;
   if (o.heads !== undefined) overrides.numHeads = o.heads;
   if (o.patch !== undefined) overrides.patchSize = o.patch;
+  if (o.pool !== undefined) overrides.clipPool = o.pool;
   const flags: Partial<TuneConfig> = {
     mode: o.mode,
     init: o.init,

@@ -99,7 +99,17 @@ function optimizerState(bytes: Uint8Array, names: string[], step: number): AdamW
 /** Loads a model state dict from safetensors bytes into the model (strict). */
 export function loadModelBytes(model: TunableModel, bytes: Uint8Array, name = MODEL_FILE): void {
   const { tensors } = parseSafetensors(bytes, { name });
-  model.loadStateDict(tensors, { strict: true });
+  try {
+    model.loadStateDict(tensors, { strict: true });
+  } catch (e) {
+    // The commonest mismatch: official weights (attention-pool projectors) into the CPU-scale default (max pool).
+    const pool = model.config.clipPool ?? 'attention';
+    const hasQuery = [...tensors.keys()].some((k) => /clip_projector\.\d+\.cross_attn\.q\.weight$/.test(k));
+    if (e instanceof Error && hasQuery !== (pool === 'attention')) {
+      e.message += `\n(${name} has ${hasQuery ? 'attention' : 'max'}-pool projectors but the model is built with clipPool '${pool}': pass --pool ${hasQuery ? 'attention' : 'max'})`;
+    }
+    throw e;
+  }
 }
 
 /** Computes the objective of one batch; returns the total and its parts (all kept, caller disposes). */

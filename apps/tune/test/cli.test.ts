@@ -48,6 +48,11 @@ describe('flux-tune CLI', () => {
     expect(cfg.mode).toBe('fixed');
     expect(cfg.modelOverrides.embedDim).toBe(32);
     expect(cfg.modelOverrides.patchSize).toBe(16); // default overrides kept
+    expect(cfg.modelOverrides.clipPool).toBe('max');
+    const attn = buildTuneCommand();
+    attn.parse(['node', 'flux-tune', '--pool', 'attention']);
+    expect(configFromCli(attn.opts()).modelOverrides.clipPool).toBe('attention');
+    expect(() => buildTuneCommand().exitOverride().configureOutput({ writeErr: () => {} }).parse(['node', 'flux-tune', '--pool', 'mean'])).toThrow(/invalid/i);
     fs.writeFileSync(file, JSON.stringify({ stepz: 5 }));
     expect(() => configFromCli({ config: file })).toThrow(/unknown config key 'stepz'/);
     fs.writeFileSync(file, '{ nope');

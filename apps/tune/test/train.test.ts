@@ -97,5 +97,11 @@ describe('tune: --init', () => {
     w1.forEach((x, i) => expect(w2[i]).toBeCloseTo(x, 6));
     b.model.dispose();
     await expect(tune({ ...cfg, init: '/nonexistent/w.safetensors' }, { ...base, out: tmpDir('init-bad') })).rejects.toThrow(/no such weights file/);
+    // Attention-pool weights (as the official checkpoints) into the max-pool default: a clear error with the fix.
+    expect(cfg.modelOverrides.clipPool).toBe('max');
+    const attnDir = tmpDir('init-attn');
+    const c = await tune({ ...cfg, modelOverrides: { ...cfg.modelOverrides, clipPool: 'attention' } }, { ...base, out: attnDir });
+    c.model.dispose();
+    await expect(tune({ ...cfg, init: attnDir }, { ...base, out: tmpDir('init-pool') })).rejects.toThrow(/unexpected[\s\S]*clip_projector\.0\.cross_attn\.q\.weight[\s\S]*pass --pool attention/);
   }, 60_000);
 });

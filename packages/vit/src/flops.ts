@@ -12,7 +12,8 @@ export function flopsForward(c: FluxViTConfig, batch: number, tokens: number, to
   const hid = mlpHidden(c);
   const patch = 2 * totalPatches * c.patchSize * c.patchSize * 3 * C;
   const perBlock = 2 * n * C * 3 * C + 2 * 2 * n * n * C + 2 * n * C * C + 2 * 2 * n * C * hid;
-  const pool = 2 * (2 * n * C * C) + 2 * C * C + 2 * 2 * n * C + 2 * C * c.clipEmbedDim + 2 * c.clipEmbedDim * c.numClasses;
+  const kv = c.clipPool === 'max' ? 2 * C * C : 2 * (2 * n * C * C) + 2 * C * C + 2 * 2 * n * C; // max pool: v of one vector
+  const pool = kv + 2 * C * c.clipEmbedDim + 2 * c.clipEmbedDim * c.numClasses;
   return batch * (patch + c.depth * perBlock + pool);
 }
 

@@ -1,6 +1,7 @@
 /**
  * Heads: `clip_projector.{j}` attention pooling (query = mean of the tokens; LayerNorm on q, k and v
- * inputs; biased q/k/v projections; `clipNumHeads` heads; output `clipEmbedDim`), the shared `fc_norm`,
+ * inputs; biased q/k/v projections; `clipNumHeads` heads; output `clipEmbedDim`) or, with `clipPool: 'max'`,
+ * max pooling through the same `norm1_v` / `v` / `proj`; the shared `fc_norm`,
  * the classifiers `head.{j}`, and the `final_clip_decoder_for_projs.{j}` decoders (linear → LayerNorm → L2)
  * used by Flux-FT self-distillation.
  */
@@ -29,6 +30,19 @@ export function attentionPool(x: tf.Tensor3D, P: ParamGetter, j: number, numHead
     const ctx = mergeHeads(tf.matMul(probs, v), b); // [B, 1, C]
     const out = linear(ctx, P(`${pre}.cross_attn.proj.weight`) as tf.Tensor2D, P(`${pre}.cross_attn.proj.bias`) as tf.Tensor1D);
     return tf.reshape(out, [b, out.shape[2]!]) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Max pooling `clip_projector.{j}` (config `clipPool: 'max'`): channel-wise max over the tokens [B, N, C],
+ * then `norm1_v` → `v` (+ `v_bias`) → `proj`: [B, clipEmbedDim].
+ */
+export function maxPool(x: tf.Tensor3D, P: ParamGetter, j: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const pre = `clip_projector.${j}`;
+    const m = layerNorm(tf.max(x, 1), P(`${pre}.norm1_v.weight`) as tf.Tensor1D, P(`${pre}.norm1_v.bias`) as tf.Tensor1D, LN_EPS);
+    const v = linear(m, P(`${pre}.cross_attn.v.weight`) as tf.Tensor2D, P(`${pre}.cross_attn.v_bias`) as tf.Tensor1D);
+    return linear(v, P(`${pre}.cross_attn.proj.weight`) as tf.Tensor2D, P(`${pre}.cross_attn.proj.bias`) as tf.Tensor1D) as tf.Tensor2D;
   });
 }
 

@@ -17,6 +17,6 @@ export { sincos3d, linearResizeMatrix, cubicResizeMatrix, resizePosEmbed, type G
 export { patchify, patchEmbed } from './patch-embed.js';
 export { attention, splitHeads, mergeHeads, setAttentionChunk } from './attention.js';
 export { block, mlp } from './block.js';
-export { attentionPool, classify, projDecoder } from './heads.js';
+export { attentionPool, maxPool, classify, projDecoder } from './heads.js';
 export { flopsForward, flopsTrainStep } from './flops.js';
 export type { SelectorOptions } from '@flux/selector';

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { block, checkpointedBlock } from './block.js';
 import { type StateDictLike, convertFromTorch, convertToTorch } from './checkpoint.js';
 import { type FluxViTConfig, type FluxViTName, MODEL_REGISTRY, type PretrainedCfg, resolveConfig, validateConfig } from './config.js';
-import { attentionPool, classify, projDecoder } from './heads.js';
+import { attentionPool, classify, maxPool, projDecoder } from './heads.js';
 import { type ParamSpec, initValues, paramSpecs } from './params.js';
 import { embedPatches, patchify } from './patch-embed.js';
 import { resizePosEmbed } from './pos-embed.js';
@@ -185,7 +185,7 @@ export class FluxViT {
 
       const head = opts.head ?? nearestHead(c.headTokenCounts, k);
       if (!Number.isInteger(head) || head < 0 || head >= c.headTokenCounts.length) throw new RangeError(`head ${head} out of range (${c.headTokenCounts.length} heads)`);
-      const pooled = attentionPool(x, this.P, head, c.clipNumHeads);
+      const pooled = c.clipPool === 'max' ? maxPool(x, this.P, head) : attentionPool(x, this.P, head, c.clipNumHeads);
       const logits = classify(pooled, this.P, head);
 
       let clsAttention: tf.Tensor3D | undefined;

@@ -85,14 +85,15 @@ export function paramSpecs(c: FluxViTConfig): ParamSpec[] {
   const D = c.clipEmbedDim;
   c.headTokenCounts.forEach((_, j) => {
     const h = `clip_projector.${j}`;
-    specs.push(...layerNormSpecs(`${h}.norm1_q`, C));
-    specs.push(...layerNormSpecs(`${h}.norm1_k`, C));
+    const attn = (c.clipPool ?? 'attention') === 'attention'; // the max pool has no query/key
+    if (attn) specs.push(...layerNormSpecs(`${h}.norm1_q`, C));
+    if (attn) specs.push(...layerNormSpecs(`${h}.norm1_k`, C));
     specs.push(...layerNormSpecs(`${h}.norm1_v`, C));
-    specs.push(vec(`${h}.cross_attn.q_bias`, C, { type: 'zeros' }));
-    specs.push(vec(`${h}.cross_attn.k_bias`, C, { type: 'zeros' }));
+    if (attn) specs.push(vec(`${h}.cross_attn.q_bias`, C, { type: 'zeros' }));
+    if (attn) specs.push(vec(`${h}.cross_attn.k_bias`, C, { type: 'zeros' }));
     specs.push(vec(`${h}.cross_attn.v_bias`, C, { type: 'zeros' }));
-    specs.push(...linearSpecs(`${h}.cross_attn.q`, C, C, false));
-    specs.push(...linearSpecs(`${h}.cross_attn.k`, C, C, false));
+    if (attn) specs.push(...linearSpecs(`${h}.cross_attn.q`, C, C, false));
+    if (attn) specs.push(...linearSpecs(`${h}.cross_attn.k`, C, C, false));
     specs.push(...linearSpecs(`${h}.cross_attn.v`, C, C, false));
     specs.push(...linearSpecs(`${h}.cross_attn.proj`, C, D, true));
   });

@@ -84,6 +84,19 @@ describe('state dict', () => {
     expect(Array.from(target.param('cls_token').dataSync())).not.toEqual(Array.from(before));
   });
 
+  it('clipPool max: no query/key tensors; round-trips; an attention-pool checkpoint is refused by name', () => {
+    const a = tinyModel({ clipPool: 'max' }, 1);
+    const sd = a.stateDict();
+    expect([...sd.keys()].filter((k) => /clip_projector\.\d+\.(norm1_[qk]|cross_attn\.[qk](_bias|\.weight))/.test(k))).toEqual([]);
+    expect(sd.get('clip_projector.0.cross_attn.v.weight')!.shape).toEqual([32, 32]);
+    const b = tinyModel({ clipPool: 'max' }, 2);
+    b.loadStateDict(sd, { strict: true });
+    const video = randomVideo(1, 2, 8, 8);
+    expect(Array.from(b.forward(video).logits.dataSync())).toEqual(Array.from(a.forward(video).logits.dataSync()));
+    expect(() => b.loadStateDict(tinyModel({}, 3).stateDict(), { strict: true })).toThrow(/unexpected.*clip_projector\.0\.cross_attn\.q\.weight/s);
+    expect(() => tinyModel({ clipPool: 'mean' as 'max' })).toThrow(/clipPool must be 'attention' or 'max'/);
+  });
+
   it('normalizes wrapper prefixes', () => {
     expect(normalizeKey('module.encoder.blocks.0.norm1.weight')).toBe('blocks.0.norm1.weight');
     expect(normalizeKey('backbone.cls_token')).toBe('cls_token');

@@ -36,6 +36,34 @@ export function modelTests(): void {
     m.dispose();
   });
 
+  it('clipPool max: pooled = proj(v(LayerNorm(max over CLS + kept tokens))), checked against a float64 loop', () => {
+    const m = tinyModel({ clipPool: 'max' }, 3);
+    for (const [name, v] of m.params) if (name.startsWith('clip_projector.')) v.assign(tf.tidy(() => tf.add(v, tf.randomNormal(v.shape, 0, 0.3, 'float32', name.length))));
+    const v = randomVideo(2, 2, 8, 8, 5);
+    const r = m.forward(v, { k: 5, returnLayers: [-1], head: 1 });
+    const last = r.layers![0]!.arraySync(); // [B, 1 + K, C]
+    const get = (n: string) => Array.from(m.param(n).dataSync());
+    const pre = 'clip_projector.1';
+    const [g, beta, wv, bv, wp, bp] = [`${pre}.norm1_v.weight`, `${pre}.norm1_v.bias`, `${pre}.cross_attn.v.weight`, `${pre}.cross_attn.v_bias`, `${pre}.cross_attn.proj.weight`, `${pre}.cross_attn.proj.bias`].map(get);
+    const C = 32;
+    const D = 24;
+    const pooled = r.pooled.arraySync();
+    last.forEach((tokens, b) => {
+      const mx = Array.from({ length: C }, (_, c) => Math.max(...tokens.map((t) => t[c]!)));
+      const mean = mx.reduce((s, x) => s + x, 0) / C;
+      const varc = mx.reduce((s, x) => s + (x - mean) ** 2, 0) / C;
+      const ln = mx.map((x, c) => ((x - mean) / Math.sqrt(varc + 1e-5)) * g![c]! + beta![c]!);
+      // weights are stored [in, out] (tfjs layout)
+      const vv = Array.from({ length: C }, (_, o) => ln.reduce((s, x, i) => s + x * wv![i * C + o]!, bv![o]!));
+      const out = Array.from({ length: D }, (_, o) => vv.reduce((s, x, i) => s + x * wp![i * D + o]!, bp![o]!));
+      out.forEach((x, o) => expect(pooled[b]![o]!).toBeCloseTo(x, 4));
+    });
+    expect(m.params.has(`${pre}.cross_attn.q.weight`)).toBe(false);
+    expect(m.params.has(`${pre}.norm1_k.weight`)).toBe(false);
+    tf.dispose([v, r.logits, r.pooled, r.indices, ...r.layers!]);
+    m.dispose();
+  });
+
   it('works with batch 1 and F = 4 (both crash the release), any F and grid', () => {
     const m = tinyModel();
     for (const [b, f, r] of [
