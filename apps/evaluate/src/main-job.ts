@@ -15,7 +15,7 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 import { initBackend, readMetrics } from '@flux/core';
-import { createFluxModel, parseInteger, parseNumber, parseNumberList, resolveTuneConfig, tune, type TuneConfig } from '@flux/tune';
+import { createFluxModel, openDataset, parseInteger, parseNumber, parseNumberList, resolveTuneConfig, tune, type TuneConfig } from '@flux/tune';
 
 import { bestAtBudget, evaluateRun, loadRun, type EvalOptions, type ModelEvaluation } from './evaluate.js';
 import { writeReport } from './report.js';
@@ -170,7 +170,7 @@ export async function runMainJob(options: Partial<MainJobOptions> = {}): Promise
   }
   const [base, flux] = evals as [ModelEvaluation, ModelEvaluation];
   const at = (e: ModelEvaluation, f: number) => e.budgets.find((b) => Math.abs(b.fraction - f) < 1e-9);
-  const chance = 1 / 8;
+  const chance = 1 / openDataset('val', results[0]!.cfg).numClasses;
   const checks: MainJobResult['checks'] = [];
   for (const e of evals) {
     const full = at(e, 1);
