@@ -110,13 +110,13 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
   const fullTokens = gridTokens(cfg.frames, cfg.size, patch);
   const sizes = o.sizes.filter((s) => s % patch === 0 && s <= cfg.clipSize);
   const cells = new Map<string, EvalCell>();
-  const cellAt = (frames: number, size: number, k: number): EvalCell => {
+  const cellAt = async (frames: number, size: number, k: number): Promise<EvalCell> => {
     const g = gridTokens(frames, size, patch);
     const kk = Math.min(k, g);
     const key = `${frames}x${size}@${kk}`;
     let c = cells.get(key);
     if (!c) {
-      const a = evaluateAccuracy(model, test, { frames, size, ...(kk < g ? { k: kk } : {}), clips: o.testClips, batchSize: o.batchSize });
+      const a = await evaluateAccuracy(model, test, { frames, size, ...(kk < g ? { k: kk } : {}), clips: o.testClips, batchSize: o.batchSize });
       c = { frames, size, gridTokens: g, k: kk, top1: a.top1, top5: a.top5, n: a.n };
       cells.set(key, c);
       o.log?.(`  ${run.name}: ${frames}×${size} K=${kk}: top-1 ${(a.top1 * 100).toFixed(1)}%`);
@@ -129,22 +129,23 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
   const budgets: BudgetResult[] = [];
   for (const fraction of o.fractions) {
     const budget = Math.max(1, Math.round(fullTokens * fraction));
-    const grid = cellAt(cfg.frames, cfg.size, budget);
+    const grid = await cellAt(cfg.frames, cfg.size, budget);
     // Reduced grids using all their tokens: the largest grid of the table with ≤ budget tokens (ties → more frames).
     let reducedGrid: EvalCell | null = null;
     if (fraction < 1) {
       const fits = o.frames.flatMap((f) => sizes.map((s) => ({ f, s, g: gridTokens(f, s, patch) }))).filter((x) => x.g <= budget);
       fits.sort((a, b) => b.g - a.g || b.f - a.f);
-      const pick = fits.slice(0, 2).map((x) => cellAt(x.f, x.s, x.g));
+      const pick: EvalCell[] = [];
+      for (const x of fits.slice(0, 2)) pick.push(await cellAt(x.f, x.s, x.g));
       reducedGrid = pick.sort((a, b) => b.top1 - a.top1)[0] ?? null;
     }
     let to: BudgetResult['to'] = null;
     if (o.tokenOptimization) {
-      const search = await searchTokenPlan(budget, { frames: o.frames, sizes, patch }, (plan) => {
-        const a = evaluateAccuracy(model, train, { frames: plan.frames, size: plan.size, ...(plan.k < plan.gridTokens ? { k: plan.k } : {}), indices: searchIdx, batchSize: o.batchSize });
+      const search = await searchTokenPlan(budget, { frames: o.frames, sizes, patch }, async (plan) => {
+        const a = await evaluateAccuracy(model, train, { frames: plan.frames, size: plan.size, ...(plan.k < plan.gridTokens ? { k: plan.k } : {}), indices: searchIdx, batchSize: o.batchSize });
         return a.top1;
       });
-      const testCell = cellAt(search.best.frames, search.best.size, search.best.k);
+      const testCell = await cellAt(search.best.frames, search.best.size, search.best.k);
       to = { plan: search.best, searchTop1: search.bestScore, test: testCell, trace: search.trace };
       o.log?.(`  ${run.name}: TO K=${budget} → ${search.best.frames}×${search.best.size} (search ${(search.bestScore * 100).toFixed(1)}%, test ${(testCell.top1 * 100).toFixed(1)}%)`);
     }
@@ -152,7 +153,12 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
   }
 
   const hk = Math.max(1, Math.round(fullTokens * o.heatmapFraction));
-  const heat = o.frames.map((f) => sizes.map((s) => (gridTokens(f, s, patch) >= hk ? cellAt(f, s, hk).top1 : null)));
+  const heat: (number | null)[][] = [];
+  for (const f of o.frames) {
+    const row: (number | null)[] = [];
+    for (const s of sizes) row.push(gridTokens(f, s, patch) >= hk ? (await cellAt(f, s, hk)).top1 : null);
+    heat.push(row);
+  }
   return {
     name: run.name,
     dir: run.dir,

@@ -34,7 +34,9 @@ export function buildTuneCommand(): Command {
     .option('--heads <n>', 'attention heads', parseInteger(1))
     .option('--patch <n>', 'patch size in pixels', parseInteger(1))
     .addOption(new Option('--pool <kind>', `projector pooling: attention (the release's, needed for official weights) or max (the CPU-scale default: trains from scratch on all tokens)`).choices(['attention', 'max']))
-    .option('--data <source>', `'moving-mnist' (embedded, default) or a manifest`)
+    .option('--data <source>', `'moving-mnist' (embedded, default) or a training manifest: Kinetics-style CSV 'path label', SSv2 JSON, or a folder of class folders`)
+    .option('--val-data <manifest>', 'validation manifest (with a manifest --data; default: validate on --data)')
+    .option('--test-data <manifest>', 'test manifest flux-eval will use (default: --val-data, else --data)')
     .option('--grid <FxR>', `fixed grid / evaluation grid, e.g. ${D.frames}x${D.size}`, parseGrid)
     .option('--flexi-frames <min:max:step>', `flexi-sampling frame range (default ${D.flexiFrames.join(':')})`, parseRange)
     .option('--flexi-sizes <min:max:step>', `flexi-sampling side range in pixels (default ${D.flexiSizes.join(':')})`, parseRange)
@@ -92,6 +94,8 @@ interface CliOpts {
   patch?: number;
   pool?: 'attention' | 'max';
   data?: string;
+  valData?: string;
+  testData?: string;
   grid?: { frames: number; size: number };
   flexiFrames?: [number, number, number];
   flexiSizes?: [number, number, number];
@@ -144,6 +148,8 @@ export function configFromCli(o: CliOpts): TuneConfig {
     init: o.init,
     model: o.model,
     data: o.data,
+    valData: o.valData,
+    testData: o.testData,
     frames: o.grid?.frames,
     size: o.grid?.size,
     flexiFrames: o.flexiFrames,

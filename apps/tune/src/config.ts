@@ -15,8 +15,12 @@ export interface TuneConfig {
   modelOverrides: Record<string, unknown>;
   /** Start from these weights (a `.safetensors` file or a run directory); null trains from scratch. */
   init: string | null;
-  /** `moving-mnist` (embedded, no downloads) or a manifest path (Kinetics CSV/SSv2 JSON/folder). */
+  /** `moving-mnist` (embedded, no downloads) or the training manifest (Kinetics CSV `path label`, SSv2 JSON, or a folder of class folders). */
   data: string;
+  /** Validation manifest (with a manifest `data`); null: validate on `data`'s clips. */
+  valData: string | null;
+  /** Test manifest for flux-eval (with a manifest `data`); null: `valData`, else `data`. */
+  testData: string | null;
   /** Training clips used from the dataset (Moving-MNIST: the train split's size). */
   trainClips: number;
   /** Validation clips (Moving-MNIST val split: digits disjoint from train and test). */
@@ -82,6 +86,8 @@ export const DEFAULT_TUNE_CONFIG: TuneConfig = {
   modelOverrides: { patchSize: 16, embedDim: 64, depth: 4, numHeads: 4, clipEmbedDim: 64, clipNumHeads: 4, maxFrames: 16, maxGrid: 4, layerScaleInit: 0, posEmbedInitScale: 4, clipPool: 'max' },
   init: null,
   data: 'moving-mnist',
+  valData: null,
+  testData: null,
   trainClips: 10_000,
   valClips: 1_000,
   clipLength: 16,
@@ -188,6 +194,12 @@ export function validateTuneConfig(c: TuneConfig): void {
     if (c.tokenCounts.some((k, i) => i > 0 && k >= c.tokenCounts[i - 1]!)) errs.push(`tokenCounts must be strictly decreasing (largest first), got ${JSON.stringify(c.tokenCounts)}`);
   }
   if (!Array.isArray(c.cropScales) || c.cropScales.some((s) => !(s > 0 && s <= 1))) errs.push('cropScales must be numbers in (0, 1]');
+  if (typeof c.data !== 'string' || !c.data) errs.push(`data must be 'moving-mnist' or a manifest path (got ${JSON.stringify(c.data)})`);
+  for (const k of ['valData', 'testData'] as const) {
+    const v = c[k];
+    if (v !== null && (typeof v !== 'string' || !v)) errs.push(`${k} must be a manifest path or null (got ${JSON.stringify(v)})`);
+    else if (v !== null && c.data === 'moving-mnist') errs.push(`${k} needs a manifest 'data' (the embedded Moving-MNIST has its own splits)`);
+  }
   if (c.evalClips > c.valClips) errs.push(`evalClips ${c.evalClips} exceeds valClips ${c.valClips}`);
   if (errs.length) throw new ConfigError(`invalid tune config:\n  - ${errs.join('\n  - ')}`);
 }

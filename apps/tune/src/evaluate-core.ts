@@ -56,7 +56,7 @@ export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<n
 }
 
 /** Top-1/top-5 accuracy (fractions) over the chosen clips. */
-export function evaluateAccuracy(model: TunableModel, dataset: ClipDataset, options: AccuracyOptions): Accuracy {
+export async function evaluateAccuracy(model: TunableModel, dataset: ClipDataset, options: AccuracyOptions): Promise<Accuracy> {
   const indices = options.indices ?? Array.from({ length: Math.min(options.clips ?? dataset.count, dataset.count) }, (_, i) => i);
   const B = options.batchSize ?? 32;
   const head = options.head ?? headFor(options.k, model.config.headTokenCounts);
@@ -64,7 +64,7 @@ export function evaluateAccuracy(model: TunableModel, dataset: ClipDataset, opti
   let top5 = 0;
   for (let s = 0; s < indices.length; s += B) {
     const idx = indices.slice(s, s + B);
-    const { video, labels } = evalBatch(dataset, idx, options.frames, options.size);
+    const { video, labels } = await evalBatch(dataset, idx, options.frames, options.size);
     const logits = tf.tidy(() => {
       const out = model.forward(video, { ...(options.k !== undefined ? { k: options.k } : {}), head, training: false });
       return out.logits;

@@ -3,7 +3,7 @@ export { AdamW, defaultDecay, type AdamWOptions, type AdamWState, type NamedPara
 export { cosineLr, type CosineScheduleOptions } from './optim/schedule.js';
 export { labelSmoothedCrossEntropy, smoothL1, l2Normalize, stopGradient, fluxMultiLoss, type HeadOutput, type DistillDecoder, type FluxMultiLossParts } from './losses.js';
 export { DEFAULT_TUNE_CONFIG, ConfigError, resolveTuneConfig, validateTuneConfig, headCountsOf, gridTokens, patchSizeOf, type TuneConfig, type TuneMode } from './config.js';
-export { openDataset, movingMnistDataset, trainBatch, evalBatch, stepClipIndices, toVideoTensor, type ClipDataset, type Split, type TrainBatch } from './data.js';
+export { openDataset, movingMnistDataset, manifestDataset, trainBatch, evalBatch, stepClipIndices, toVideoTensor, type ClipDataset, type ClipBatch, type Split, type TrainBatch } from './data.js';
 export { flexiCandidates, drawGrid, sampleFrameIndices } from './sampling-adapter.js';
 export { evaluateAccuracy, headFor, topkCorrect, type Accuracy, type AccuracyOptions } from './evaluate-core.js';
 export { namedVariables, stateDictRecords, type TunableModel, type ForwardOptions, type ForwardOutput } from './model.js';

@@ -133,15 +133,15 @@ function objective(model: TunableModel, cfg: TuneConfig, video: tf.Tensor, label
 }
 
 /** Validation at the end of a run: the full grid (all tokens) and each head's token count on that grid. */
-export function validate(model: TunableModel, cfg: TuneConfig, val: ClipDataset, clips = cfg.evalClips): TuneResult['val'] {
+export async function validate(model: TunableModel, cfg: TuneConfig, val: ClipDataset, clips = cfg.evalClips): Promise<TuneResult['val']> {
   const out: TuneResult['val'] = [];
-  const full: Accuracy = evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, head: 0, clips });
+  const full: Accuracy = await evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, head: 0, clips });
   out.push({ k: null, head: 0, top1: full.top1, top5: full.top5 });
   if (cfg.mode !== 'fixed') {
-    cfg.tokenCounts.forEach((k, j) => {
-      const a = evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, k, head: j, clips });
+    for (const [j, k] of cfg.tokenCounts.entries()) {
+      const a = await evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, k, head: j, clips });
       out.push({ k, head: j, top1: a.top1, top5: a.top5 });
-    });
+    }
   }
   return out;
 }
@@ -155,7 +155,7 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
   const t0 = performance.now();
   const run: RunDir = openRunDir(options.out, { resume: options.resume ?? false, failIfExists: !options.overwrite, keep: cfg.keepCheckpoints });
   // Only what changes the trajectory must match on resume (not the backend, logging or checkpoint cadence).
-  const mustMatch = (Object.keys(cfg) as (keyof TuneConfig)[]).filter((k) => !['backend', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'evalClips'].includes(k));
+  const mustMatch = (Object.keys(cfg) as (keyof TuneConfig)[]).filter((k) => !['backend', 'checkpointEvery', 'keepCheckpoints', 'evalEvery', 'evalClips', 'valData', 'testData'].includes(k));
   run.writeConfig(cfg as unknown as Record<string, unknown>, mustMatch);
   const metrics = new MetricsLogger(run.path('metrics.jsonl'));
 
@@ -215,7 +215,7 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
   for (let step = start; step < end; step++) {
     const ts = performance.now();
     const lr = cosineLr(step, { baseLr: cfg.lr, totalSteps: cfg.steps, warmupSteps: cfg.warmupSteps, minLr: cfg.minLr });
-    const batch = trainBatch(step, cfg, train);
+    const batch = await trainBatch(step, cfg, train);
     const stepRng = new Rng(`step/${cfg.seed}/${step}`);
     let parts: { ce: tf.Scalar[]; distill: tf.Scalar[] } = { ce: [], distill: [] };
     const { value, grads } = tf.variableGrads(() => {
@@ -259,7 +259,7 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
 
     const done = step + 1;
     if (cfg.evalEvery > 0 && done % cfg.evalEvery === 0 && done < cfg.steps) {
-      const a = evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, head: 0, clips: cfg.evalClips });
+      const a = await evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, head: 0, clips: cfg.evalClips });
       metrics.log({ step: done, event: 'val', k: null, top1: a.top1, top5: a.top5 });
     }
     if (done % cfg.checkpointEvery === 0 || done === cfg.steps) await save(done);
@@ -268,7 +268,7 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
 
   let valResult: TuneResult['val'] = [];
   if (end === cfg.steps) {
-    valResult = validate(model, cfg, val);
+    valResult = await validate(model, cfg, val);
     for (const v of valResult) metrics.log({ step: cfg.steps, event: 'val', k: v.k, head: v.head, top1: v.top1, top5: v.top5 });
     const fs = await import('node:fs');
     const { atomicWriteFileSync } = await import('@flux/core');
