@@ -26,6 +26,7 @@ export function buildEvalCommand(): Command {
     .option('-n, --names <a,b,...>', 'display names of the runs (default: directory names)', (v: string) => v.split(','))
     .option('-c, --config <file.json>', 'evaluation options as JSON (keys: testClips, searchClips, fractions, frames, sizes, heatmapFraction, tokenOptimization, batchSize)')
     .option('--test-clips <n>', `test clips (default ${D.testClips})`, parseInteger(1))
+    .option('--test-data <manifest>', "test on this manifest instead of the run's own test split (runs trained on a manifest)")
     .option('--search-clips <n>', `train clips for the Token Optimization search (default ${D.searchClips})`, parseInteger(1))
     .option('--fractions <f,...>', `budgets as fractions of the full grid's tokens (default ${D.fractions.join(',')})`, parseNumberList)
     .option('--frames <F,...>', `frame counts of the table, heatmap and search (default ${D.frames.join(',')})`, parseIntList)
@@ -50,6 +51,7 @@ interface EvalCli {
   names?: string[];
   config?: string;
   testClips?: number;
+  testData?: string;
   searchClips?: number;
   fractions?: number[];
   frames?: number[];
@@ -69,6 +71,7 @@ export function evalOptionsFromCli(o: EvalCli): Partial<EvalOptions> {
   if (unknown.length) throw new Error(`unknown evaluation option(s) in ${o.config}: ${unknown.join(', ')}`);
   const flags: Partial<EvalOptions> = {};
   if (o.testClips !== undefined) flags.testClips = o.testClips;
+  if (o.testData !== undefined) flags.testData = o.testData;
   if (o.searchClips !== undefined) flags.searchClips = o.searchClips;
   if (o.fractions) flags.fractions = o.fractions;
   if (o.frames) flags.frames = o.frames;

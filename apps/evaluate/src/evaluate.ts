@@ -85,6 +85,8 @@ export interface EvalOptions {
   /** Run Token Optimization (default true). */
   tokenOptimization: boolean;
   batchSize: number;
+  /** Test manifest overriding the run's own test split (runs trained on a manifest only). */
+  testData?: string;
   log?: (line: string) => void;
 }
 
@@ -105,7 +107,8 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
   const t0 = performance.now();
   const { cfg, model } = run;
   const patch = patchSizeOf(cfg);
-  const test: ClipDataset = openDataset('test', cfg, { testClips: o.testClips });
+  if (o.testData && cfg.data === 'moving-mnist') throw new Error(`--test-data ${o.testData}: ${run.name} was trained on the embedded Moving-MNIST, which has its own test split`);
+  const test: ClipDataset = openDataset('test', o.testData ? { ...cfg, testData: o.testData } : cfg, { testClips: o.testClips });
   const train: ClipDataset = openDataset('train', cfg);
   const fullTokens = gridTokens(cfg.frames, cfg.size, patch);
   const sizes = o.sizes.filter((s) => s % patch === 0 && s <= cfg.clipSize);
