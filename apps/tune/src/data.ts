@@ -26,8 +26,6 @@ export interface ClipDataset {
   readonly count: number;
   readonly numClasses: number;
   readonly classNames: string[];
-  /** Frames of every clip (Moving-MNIST); undefined when clips differ (video files: see {@link lengths}). */
-  readonly clipLength: number | undefined;
   /** Frames of each of clips `indices` (video files are probed once and cached). */
   lengths(indices: readonly number[]): number[] | Promise<number[]>;
   /** Renders or decodes clips `indices` at F frames given per clip, side `size`. */
@@ -49,7 +47,6 @@ export function movingMnistDataset(split: Split, cfg: Pick<TuneConfig, 'clipLeng
     count,
     numClasses: mm.numClasses,
     classNames: mm.classNames,
-    clipLength: mm.length,
     lengths: (indices) => indices.map(() => mm.length),
     batch(indices, frames, size, crop, flip) {
       if (!crop && !flip) {
@@ -102,7 +99,6 @@ export function manifestDataset(file: string, options: { classes?: string[]; lim
     count: items.length,
     numClasses: classNames.length,
     classNames,
-    clipLength: undefined,
     lengths: (indices) => Promise.all(indices.map(async (i) => (await infoOf(i)).frames)),
     async batch(indices, frames, size, crop, flip) {
       const F = frames(0).length;
@@ -126,8 +122,6 @@ export function manifestDataset(file: string, options: { classes?: string[]; lim
   };
 }
 
-const manifestCache = new Map<string, ClipDataset>();
-
 /**
  * Opens the dataset of a split: the embedded Moving-MNIST, or the manifests `cfg.data` (train), `cfg.valData`
  * (val; default: the train manifest) and `cfg.testData` (test; default: the val manifest). Val and test use the
@@ -137,14 +131,8 @@ export function openDataset(split: Split, cfg: TuneConfig, extra: { testClips?: 
   if (cfg.data === 'moving-mnist') return movingMnistDataset(split, { ...cfg, ...extra });
   const file = split === 'train' ? cfg.data : split === 'val' ? (cfg.valData ?? cfg.data) : (cfg.testData ?? cfg.valData ?? cfg.data);
   const limit = split === 'test' ? extra.testClips : undefined;
-  const key = `${split}\u0000${file}\u0000${cfg.data}\u0000${limit ?? ''}`;
-  let ds = manifestCache.get(key);
-  if (!ds) {
-    const classes = split === 'train' ? undefined : openDataset('train', cfg).classNames;
-    ds = manifestDataset(file, { ...(classes ? { classes } : {}), ...(limit !== undefined ? { limit } : {}) });
-    manifestCache.set(key, ds);
-  }
-  return ds;
+  const classes = split === 'train' ? undefined : manifestDataset(cfg.data).classNames;
+  return manifestDataset(file, { ...(classes ? { classes } : {}), ...(limit !== undefined ? { limit } : {}) });
 }
 
 /** One training batch: the input tensor, labels, and what was sampled. */
