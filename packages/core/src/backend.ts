@@ -76,6 +76,8 @@ export interface BackendReport {
   simd: boolean;
   /** Whether Flux's fast kernels are installed for this backend. */
   fastKernels: boolean;
+  /** libtensorflow's version on the tensorflow backends (e.g. "2.21.0"), else null. */
+  tensorflowVersion: string | null;
   /** Better candidates that were tried and skipped, with the reason. */
   skipped: SkippedBackend[];
   /** One-line human summary, as logged. */
@@ -131,8 +133,11 @@ async function trySet(name: string): Promise<boolean> {
   }
 }
 
-async function loadNative(kind: 'tensorflow-gpu' | 'tensorflow', req: (id: string) => unknown): Promise<void> {
+/** Loads tfjs-node(-gpu) and makes its backend current; returns libtensorflow's version. */
+async function loadNative(kind: 'tensorflow-gpu' | 'tensorflow', req: (id: string) => unknown): Promise<string> {
   const pkg = kind === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  // libtensorflow logs INFO lines (oneDNN, CPU features) to stderr when it loads; keep warnings and errors.
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   try {
     req(pkg);
   } catch (e) {
@@ -145,6 +150,8 @@ async function loadNative(kind: 'tensorflow-gpu' | 'tensorflow', req: (id: strin
     const gpu = env.getFlags()['IS_GPU'] ?? null;
     if (gpu === false) throw new Error(`${pkg} loaded but found no CUDA device`);
   }
+  const binding = (tf.backend() as unknown as { binding?: { TF_Version?: string } }).binding;
+  return binding?.TF_Version ?? 'unknown';
 }
 
 interface WasmModule {
@@ -295,12 +302,12 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     },
   });
   const skipped: SkippedBackend[] = [];
-  let chosen: { kind: BackendKind; threads: number; simd: boolean } | null = null;
+  let chosen: { kind: BackendKind; threads: number; simd: boolean; tfVersion?: string } | null = null;
   for (const kind of candidates) {
     try {
       if (kind === 'tensorflow-gpu' || kind === 'tensorflow') {
-        await loadNative(kind, req);
-        chosen = { kind, threads: defaultThreads(), simd: true };
+        const tfVersion = await loadNative(kind, req);
+        chosen = { kind, threads: defaultThreads(), simd: true, tfVersion };
       } else if (kind === 'wasm-threads' || kind === 'wasm-simd') {
         const n = await loadWasm(kind, req, kind === 'wasm-threads' ? threads : 1);
         chosen = { kind: n > 1 ? 'wasm-threads' : kind, threads: n, simd: true };
@@ -323,10 +330,19 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   await tf.ready();
   const fastKernels = options.fastKernels === false ? false : installFastKernels(tf.getBackend());
   const summary =
-    `backend ${chosen.kind} (tfjs "${tf.getBackend()}", ${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}` +
+    `backend ${chosen.kind} (tfjs "${tf.getBackend()}"${chosen.tfVersion ? `, libtensorflow ${chosen.tfVersion}` : ''}, ${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}` +
     `${chosen.simd ? ', SIMD' : ''}${fastKernels ? ', fast kernels' : ''})` +
     (skipped.length ? `; skipped ${skipped.map((s) => `${s.kind}: ${s.reason}`).join('; ')}` : '');
-  current = { kind: chosen.kind, backend: tf.getBackend(), threads: chosen.threads, simd: chosen.simd, fastKernels, skipped, summary };
+  current = {
+    kind: chosen.kind,
+    backend: tf.getBackend(),
+    threads: chosen.threads,
+    simd: chosen.simd,
+    fastKernels,
+    tensorflowVersion: chosen.tfVersion ?? null,
+    skipped,
+    summary,
+  };
   const log = options.log === undefined ? (line: string) => process.stderr.write(`[flux] ${line}\n`) : options.log;
   if (log) log(summary);
   return current;

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { nativeAvailable } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backendReport, initBackend } from '../src/index.js';
@@ -69,6 +70,32 @@ describe('initBackend', () => {
     } finally {
       delete process.env.FLUX_BACKEND;
     }
+  });
+});
+
+describe.skipIf(!nativeAvailable())('the native backend (tfjs-node, built by pnpm install)', () => {
+  it('auto picks it first on this machine, reports libtensorflow, and computes correctly', () => {
+    const dist = path.resolve(__dirname, '../dist/index.js');
+    const script = `
+      const tf = await import('@tensorflow/tfjs-core');
+      const { initBackend } = await import(${JSON.stringify(dist)});
+      const r = await initBackend({ log: false });
+      const y = tf.matMul(tf.ones([64, 32]), tf.ones([32, 16]));
+      console.log(JSON.stringify({ kind: r.kind, backend: tf.getBackend(), tf: r.tensorflowVersion, summary: r.summary, fast: r.fastKernels, y: y.dataSync()[0] }));`;
+    const env = { ...process.env };
+    delete env.FLUX_BACKEND;
+    delete env.TF_CPP_MIN_LOG_LEVEL;
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve(__dirname, '..'), timeout: 60_000, encoding: 'utf8', env });
+    expect(out.status, out.stderr).toBe(0);
+    const r = JSON.parse(out.stdout.trim().split('\n').at(-1)!);
+    expect(r.kind).toBe('tensorflow');
+    expect(r.backend).toBe('tensorflow');
+    expect(r.tf).toMatch(/^2\.\d+\.\d+/);
+    expect(r.summary).toMatch(/^backend tensorflow \(tfjs "tensorflow", libtensorflow 2\.\d+\.\d+, \d+ threads?, SIMD\)/);
+    expect(r.fast).toBe(false); // no Flux kernels there: the composed ops of composed.ts run instead
+    expect(r.y).toBe(32);
+    // libtensorflow's CPU-feature INFO lines are kept out of the user's terminal
+    expect(out.stderr).not.toMatch(/cpu_feature_guard/);
   });
 });
 

@@ -1,6 +1,7 @@
-/** Crops, flips, normalisation, batch augmentation and patches on the cpu and wasm backends; no leaks. */
+/** Crops, flips, normalisation, batch augmentation and patches on cpu, wasm and (where it loads) tensorflow; no leaks. */
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend, Rng } from '@flux/core';
+import { testBackends } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,7 +54,7 @@ describe('cropPlan', () => {
   });
 });
 
-describe.each(['cpu', 'wasm'] as const)('tensors on %s', (backend) => {
+describe.each(testBackends())('tensors on %s', (backend) => {
   beforeAll(async () => {
     await tf.setBackend(backend);
   });

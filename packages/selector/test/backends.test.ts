@@ -1,14 +1,16 @@
 /**
- * The selector on the backends Flux runs on: the same indices on cpu and wasm, gradients through the gather,
+ * The selector on the backends Flux runs on: the same indices on cpu, wasm and (where it loads) tensorflow,
+ * gradients through the gather,
  * and no leaked tensors.
  */
 import '@tensorflow/tfjs-backend-cpu';
 import { initBackend } from '@flux/core';
+import { testBackends } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatherTokens, selectAndGather, selectTokens, umtMask, type SelectorMethod } from '../src/index.js';
 
-const BACKENDS = ['cpu', 'wasm'] as const;
+const BACKENDS = testBackends();
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm-simd', log: false });

@@ -4,24 +4,39 @@
  * per-channel depthwise projection (`attn.lpe`). Works for any batch size (the release's `.squeeze()`
  * drops the batch axis at B = 1).
  */
-import { channelAffine, linear, rmsNorm, scaledSoftmax } from '@flux/core';
+import { channelAffine, linear, rmsNorm, scaledDotAttention, scaledSoftmax } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 import type { ParamGetter } from './types.js';
 
-let attentionChunk = 2 ** 24;
+let attentionChunk: number | null = null;
 
-/** The current attention chunk (elements); a checkpointed block's backward goes clip by clip above twice this. */
-export function getAttentionChunk(): number {
-  return attentionChunk;
+/**
+ * Whether the active backend keeps tensors in a bounded heap: wasm addresses at most 2 GB (4 GB with
+ * unsigned pointers), and the pure-JS cpu backend is only for small work. Native backends (tensorflow,
+ * tensorflow-gpu) and the GPU backends get larger defaults for chunks and for when to checkpoint.
+ */
+export function boundedHeap(): boolean {
+  const b = tf.getBackend();
+  return b === 'wasm' || b === 'cpu';
 }
 
 /**
- * Sets the largest [rows, N, N] attention-score tensor computed at once (elements; default 2²⁴ = 64 MB of
- * float32); returns the previous value. Smaller bounds peak memory, larger means fewer, bigger matmuls.
+ * The current attention chunk (elements): the one set by {@link setAttentionChunk}, else the backend's
+ * default — 2²⁴ (64 MB of float32 scores) on wasm and cpu, 2²⁸ elsewhere. A checkpointed block's backward
+ * goes clip by clip above twice this.
  */
-export function setAttentionChunk(elements: number): number {
-  if (!(elements >= 1)) throw new RangeError(`setAttentionChunk: expected ≥ 1, got ${elements}`);
+export function getAttentionChunk(): number {
+  return attentionChunk ?? (boundedHeap() ? 2 ** 24 : 2 ** 28);
+}
+
+/**
+ * Sets the largest [rows, N, N] attention-score tensor computed at once (elements; `null` restores the
+ * backend's default, see {@link getAttentionChunk}); returns the previous setting. Smaller bounds peak
+ * memory, larger means fewer, bigger matmuls.
+ */
+export function setAttentionChunk(elements: number | null): number | null {
+  if (elements !== null && !(elements >= 1)) throw new RangeError(`setAttentionChunk: expected ≥ 1 or null, got ${elements}`);
   const prev = attentionChunk;
   attentionChunk = elements;
   return prev;
@@ -62,27 +77,22 @@ export function attention(x: tf.Tensor3D, P: ParamGetter, prefix: string, numHea
     const qh = splitHeads(q, numHeads);
     const kh = splitHeads(k, numHeads);
     const vh = splitHeads(v, numHeads);
-    // Attention in chunks of (clip, head) rows so that no [rows, N, N] score tensor passes `attentionChunk`
-    // elements (the wasm heap is addressed up to 2 GB; ViT-S at 2048 tokens is 100 MB of scores per clip).
+    // Attention in chunks of (clip, head) rows so that no [rows, N, N] score tensor passes the attention
+    // chunk (the wasm heap is addressed up to 2 GB; ViT-S at 2048 tokens is 100 MB of scores per clip). The
+    // attention op keeps only the probabilities for the backward pass and frees the scores.
     const bh = b * numHeads;
-    const rows = Math.max(1, Math.min(bh, Math.floor(attentionChunk / (n * n))));
+    const scale = 1 / Math.sqrt(d);
+    const rows = Math.max(1, Math.min(bh, Math.floor(getAttentionChunk() / (n * n))));
     const ctxParts: tf.Tensor3D[] = [];
-    const clsParts: tf.Tensor[] = [];
     for (let r0 = 0; r0 < bh; r0 += rows) {
       const r = Math.min(rows, bh - r0);
       const part = <T extends tf.Tensor3D>(t: T) => (r === bh ? t : tf.slice(t, [r0, 0, 0], [r, n, d]));
-      // Each chunk in its own scope: without a gradient tape its scores are freed before the next one.
-      const [c, row] = tf.tidy(() => {
-        const probs = scaledSoftmax(tf.matMul(part(qh), part(kh), false, true), 1 / Math.sqrt(d)) as tf.Tensor3D; // [r, N, N]
-        const ctxPart = tf.matMul(probs, part(vh));
-        return [ctxPart, returnClsAttention ? tf.reshape(tf.slice(probs, [0, 0, 0], [r, 1, n]), [r, n]) : ctxPart] as const;
-      });
-      ctxParts.push(c as tf.Tensor3D);
-      if (returnClsAttention) clsParts.push(row);
+      ctxParts.push(scaledDotAttention(part(qh), part(kh), part(vh), scale) as tf.Tensor3D);
     }
     if (returnClsAttention) {
-      const row = tf.reshape(clsParts.length === 1 ? clsParts[0]! : tf.concat(clsParts, 0), [b, numHeads, n]);
-      cls = tf.keep(tf.mean(row, 1) as tf.Tensor2D);
+      // The CLS row of the probabilities (for the UMT mask), recomputed: one query row against every key.
+      const row = tf.tidy(() => scaledSoftmax(tf.matMul(tf.slice(qh, [0, 0, 0], [bh, 1, d]), kh, false, true), scale));
+      cls = tf.keep(tf.mean(tf.reshape(row, [b, numHeads, n]), 1) as tf.Tensor2D);
     }
     const ctx = mergeHeads(ctxParts.length === 1 ? ctxParts[0]! : (tf.concat(ctxParts, 0) as tf.Tensor3D), b);
     const lpe = channelAffine(v, P(`${prefix}.lpe.depthwise_conv.weight`) as tf.Tensor1D, P(`${prefix}.lpe.depthwise_conv.bias`) as tf.Tensor1D);

@@ -15,7 +15,7 @@ export { StateDictMismatchError, STRIP_PREFIXES, normalizeKey, convertFromTorch,
 export { type ParamSpec, type ParamKind, paramSpecs } from './params.js';
 export { sincos3d, linearResizeMatrix, cubicResizeMatrix, resizePosEmbed, type Grid3 } from './pos-embed.js';
 export { patchify, patchEmbed } from './patch-embed.js';
-export { attention, splitHeads, mergeHeads, setAttentionChunk } from './attention.js';
+export { attention, splitHeads, mergeHeads, setAttentionChunk, getAttentionChunk } from './attention.js';
 export { block, mlp } from './block.js';
 export { attentionPool, maxPool, classify, projDecoder } from './heads.js';
 export { flopsForward, flopsTrainStep } from './flops.js';

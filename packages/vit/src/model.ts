@@ -7,6 +7,7 @@ import { type PthOptions, Rng, type StateDict, channelAffine, gatherRows, readPt
 import { type SelectorOptions, selectTokens } from '@flux/selector';
 import * as tf from '@tensorflow/tfjs-core';
 
+import { boundedHeap } from './attention.js';
 import { block, checkpointedBlock } from './block.js';
 import { type StateDictLike, convertFromTorch, convertToTorch } from './checkpoint.js';
 import { type FluxViTConfig, type FluxViTName, MODEL_REGISTRY, type PretrainedCfg, resolveConfig, validateConfig } from './config.js';
@@ -36,7 +37,9 @@ export interface ForwardOptions {
   /**
    * Activation checkpointing for training: each block keeps only its input and is recomputed in the backward
    * pass (~1.3× the compute, a fraction of the memory). Default: on when B·(1+K)² · numHeads exceeds 2²⁴
-   * attention scores per block (e.g. ViT-S at 2048 tokens), off otherwise. No effect without a gradient tape.
+   * attention scores per block on wasm and cpu (e.g. ViT-S at 2048 tokens), 2²⁷ on native and GPU backends
+   * (ViT-S at 2048 tokens up to batch 5, ≈ 1.2 GB of saved probabilities per clip); off otherwise. No effect
+   * without a gradient tape.
    */
   checkpoint?: boolean;
 }
@@ -162,7 +165,7 @@ export class FluxViT {
       const layerOut = new Map<number, tf.Tensor3D>();
       let clsAttn: tf.Tensor2D | undefined;
       const training = opts.training === true;
-      const checkpoint = opts.checkpoint ?? b * (k + 1) * (k + 1) * c.numHeads > 2 ** 24;
+      const checkpoint = opts.checkpoint ?? b * (k + 1) * (k + 1) * c.numHeads > (boundedHeap() ? 2 ** 24 : 2 ** 27);
       const rng = opts.rng ?? this.rng;
       for (let i = 0; i < c.depth; i++) {
         const rate = c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : c.dropPathRate;

@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { FluxViT, createModel, type FluxViTConfig } from '../src/index.js';
 
 /** Switches tfjs to `backend` once per test file (each file runs in its own fork). */
-export async function useBackend(backend: 'cpu' | 'wasm'): Promise<void> {
-  await initBackend({ backend: backend === 'wasm' ? 'wasm-simd' : 'cpu', log: false });
+export async function useBackend(backend: 'cpu' | 'wasm' | 'tensorflow'): Promise<void> {
+  await initBackend({ backend: backend === 'wasm' ? 'wasm-simd' : backend, log: false });
 }
 
 /** A tiny random FluxViT: dim 32, depth 2, patch 4, 8 frames × 4×4 grid max. */

@@ -5,12 +5,15 @@
  *
  * On the `cpu` and `wasm` backends each op is one Flux kernel forward and one backward (plain JS loops
  * over the tensors' memory, see kernels.ts), wired together with `tf.customGrad`; gradients flow to every
- * input (weights, biases and gammas sum over all leading axes). Everywhere else (tensorflow, webgl,
- * webgpu), and for inputs the kernels do not cover (non-float32, broadcasting shapes, empty tensors), the
- * op runs the composed-tfjs reference in reference.ts, which is also what the tests compare against.
+ * input (weights, biases and gammas sum over all leading axes). On backends without Flux kernels
+ * (tensorflow, webgl, webgpu) each op is a composition of tfjs ops with a hand-written gradient that saves
+ * only what it needs (composed.ts). For inputs neither covers (non-float32, broadcasting shapes, empty
+ * tensors), and when the fused paths are switched off, the op runs the composed-tfjs reference in
+ * reference.ts with tfjs's own gradients, which is also what the tests compare against.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import * as composed from './composed.js';
 import { registerFluxKernels } from './kernels.js';
 import * as ref from './reference.js';
 import { installWasmSegmentSum } from './segment-sum.js';
@@ -20,7 +23,7 @@ installWasmSegmentSum();
 
 let enabled = true;
 
-/** Turns the fused kernels on or off (off: every op runs the composed reference). For comparisons. */
+/** Turns the fused kernels and compositions on or off (off: every op runs the composed reference). For comparisons. */
 export function setFusedKernelsEnabled(on: boolean): void {
   enabled = on;
 }
@@ -42,9 +45,9 @@ function custom(f: (...args: Array<tf.Tensor | Save>) => Grad): (...xs: tf.Tenso
   return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
 }
 
-/** Fused path usable: kernels present, float32 non-empty x of rank ≥ 1, every per-channel vector [C] float32. */
-function fast(x: tf.Tensor, ...vecs: Array<tf.Tensor | null | undefined>): boolean {
-  if (!fusedKernelsAvailable() || x.dtype !== 'float32' || x.rank < 1 || x.size === 0) return false;
+/** float32 non-empty x of rank ≥ 1, every per-channel vector [C] float32: the shapes both fused paths cover. */
+function covered(x: tf.Tensor, vecs: Array<tf.Tensor | null | undefined>): boolean {
+  if (x.dtype !== 'float32' || x.rank < 1 || x.size === 0) return false;
   const C = x.shape[x.rank - 1];
   for (const v of vecs) {
     if (v != null && (v.dtype !== 'float32' || v.rank !== 1 || v.shape[0] !== C)) return false;
@@ -52,12 +55,23 @@ function fast(x: tf.Tensor, ...vecs: Array<tf.Tensor | null | undefined>): boole
   return true;
 }
 
+/** Fused-kernel path usable: Flux kernels on this backend and the inputs covered. */
+function fast(x: tf.Tensor, ...vecs: Array<tf.Tensor | null | undefined>): boolean {
+  return fusedKernelsAvailable() && covered(x, vecs);
+}
+
+/** Composed-with-gradient path (composed.ts): a backend without Flux kernels, the inputs covered. */
+function viaComposed(x: tf.Tensor, ...vecs: Array<tf.Tensor | null | undefined>): boolean {
+  return enabled && tf.getKernel('FluxRmsNorm', tf.getBackend()) == null && covered(x, vecs);
+}
+
 /** `x @ weight (+ bias)` over the last axis. `weight` is [in, out] (tfjs order, not PyTorch's [out, in]). */
 export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor {
   const outDim = weight.shape[1];
-  if (!bias || x.rank < 1 || !fast(x) || weight.dtype !== 'float32' || bias.dtype !== 'float32' || bias.rank !== 1 || bias.shape[0] !== outDim || x.shape[x.rank - 1] !== weight.shape[0]) {
-    return ref.linear(x, weight, bias);
-  }
+  const shapesOk = x.rank >= 1 && weight.dtype === 'float32' && weight.rank === 2 && x.shape[x.rank - 1] === weight.shape[0];
+  const biasOk = bias != null && bias.dtype === 'float32' && bias.rank === 1 && bias.shape[0] === outDim;
+  if (shapesOk && (bias == null || biasOk) && viaComposed(x)) return composed.linear(x, weight, bias);
+  if (!bias || !shapesOk || !biasOk || !fast(x)) return ref.linear(x, weight, bias);
   const inDim = x.shape[x.rank - 1];
   const lead = x.shape.slice(0, -1);
   return custom((xx, w, b, save) => {
@@ -80,6 +94,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D | n
 
 /** RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) * weight` (weight optional). */
 export function rmsNorm(x: tf.Tensor, weight?: tf.Tensor1D | null, eps = 1e-6): tf.Tensor {
+  if (viaComposed(x, weight)) return composed.rmsNorm(x, weight, eps);
   if (!fast(x, weight)) return ref.rmsNorm(x, weight, eps);
   if (weight) {
     return custom((xx, w, save) => {
@@ -100,6 +115,7 @@ export function rmsNorm(x: tf.Tensor, weight?: tf.Tensor1D | null, eps = 1e-6): 
 
 /** LayerNorm over the last axis (biased variance, as PyTorch). */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor {
+  if (weight && bias && viaComposed(x, weight, bias)) return composed.layerNorm(x, weight, bias, eps);
   if (!fast(x, weight, bias) || !weight || !bias) return ref.layerNorm(x, weight, bias, eps);
   return custom((xx, w, b, save) => {
     const [y, mean, rstd] = run('FluxLayerNorm', { x: xx as tf.Tensor, weight: w as tf.Tensor, bias: b as tf.Tensor }, { eps });
@@ -140,12 +156,14 @@ function geluOp(x: tf.Tensor, bias: tf.Tensor1D | null): tf.Tensor {
 
 /** Exact (erf) GELU, as PyTorch's `nn.GELU()`. */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (viaComposed(x)) return composed.gelu(x);
   if (!fast(x)) return ref.gelu(x);
   return geluOp(x, null);
 }
 
 /** `gelu(x + bias)`, bias over the last axis. */
 export function biasGelu(x: tf.Tensor, bias: tf.Tensor1D): tf.Tensor {
+  if (bias && viaComposed(x, bias)) return composed.biasGelu(x, bias);
   if (!fast(x, bias) || !bias) return ref.biasGelu(x, bias);
   return geluOp(x, bias);
 }
@@ -191,6 +209,7 @@ export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, bias?: tf.Tensor
 
 /** `softmax(x * scale)` over the last axis. */
 export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
+  if (viaComposed(x)) return composed.scaledSoftmax(x, scale);
   if (!fast(x)) return ref.scaledSoftmax(x, scale);
   return custom((xx, save) => {
     // On wasm tfjs's own Softmax (C++, exp in SIMD) beats a JS loop's exp; the backward pass is ours.
@@ -201,6 +220,28 @@ export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
     (save as Save)([y]);
     return { value: y, gradFunc: (dy, [ys]) => run('FluxScaledSoftmaxGrad', { dy, y: ys }, { scale }) };
   })(x);
+}
+
+/** The probabilities of the attention op and their gradient through the Flux kernels (cpu, wasm). */
+const kernelSoftmax: composed.SoftmaxImpl = {
+  // On wasm tfjs's own Softmax (C++, exp in SIMD) beats a JS loop's exp; the backward pass is ours.
+  forward: (s, scale) =>
+    tf.getBackend() === 'wasm' ? tf.softmax(scale === 1 ? s : tf.mul(s, scale)) : run('FluxScaledSoftmax', { x: s }, { scale })[0]!,
+  backward: (dy, y, scale) => run('FluxScaledSoftmaxGrad', { dy, y }, { scale })[0]!,
+};
+
+/**
+ * Scaled dot-product attention `softmax(q·kᵀ·scale)·v`: q [..., N, d], k [..., M, d], v [..., M, dv] with
+ * equal leading dims → [..., N, dv]. One differentiable op that saves q, k, v and the probabilities for its
+ * gradient and frees the scores (tfjs's own gradient of the composition keeps every intermediate).
+ */
+export function scaledDotAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: number): tf.Tensor {
+  const ok =
+    enabled && q.rank >= 2 && q.rank === k.rank && q.rank === v.rank && [q, k, v].every((t) => t.dtype === 'float32' && t.size > 0) &&
+    tf.util.arraysEqual(q.shape.slice(0, -2), k.shape.slice(0, -2)) && tf.util.arraysEqual(k.shape.slice(0, -1), v.shape.slice(0, -1)) &&
+    q.shape[q.rank - 1] === k.shape[k.rank - 1];
+  if (!ok) return ref.scaledDotAttention(q, k, v, scale);
+  return composed.attention(q, k, v, scale, fusedKernelsAvailable() ? kernelSoftmax : undefined);
 }
 
 /**

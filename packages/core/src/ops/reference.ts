@@ -64,6 +64,11 @@ export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
   return tf.tidy(() => tf.softmax(scale === 1 ? x : tf.mul(x, scale)));
 }
 
+/** Scaled dot-product attention `softmax(q·kᵀ·scale)·v` over the last two axes. */
+export function scaledDotAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: number): tf.Tensor {
+  return tf.tidy(() => tf.matMul(scaledSoftmax(tf.matMul(q, k, false, true), scale), v));
+}
+
 /**
  * Row gather per batch: `x` [B, N, C], `indices` int32 [B, K] → [B, K, C]. Differentiable w.r.t. `x`
  * on every backend (wasm lacks UnsortedSegmentSum, the gradient of gather; core registers one).
