@@ -1,12 +1,12 @@
 // pnpm bench — @flux/core figures (issue 2): ViT-S block fwd+bwd GFLOP/s next to the backend's 1024³
 // matmul, the tiny config's train-step time with its matmul/other split, and tensor stability.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@flux/core';
 import { block, blockFlops, makeBlock, matmulGflops, profileSplit } from './vit-block.mjs';
+import { TORCH_MISSING, findTorch, runTorch } from '../../../tooling/bench/torch.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const report = await initBackend();
@@ -89,25 +89,19 @@ console.log(
 console.log(`  tf.memory().numTensors over 20 train steps: ${before} → ${after} (${after === before ? 'stable' : 'LEAK'})`);
 
 // PyTorch CPU reference of the same block, when Python + torch are present.
-const py = ['/usr/bin/python3', 'python3'].find((p) => {
-  try {
-    execFileSync(p, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-});
-if (!py) {
-  console.log('\nPyTorch comparison skipped: no python3 with torch (Debian: apt-get install python3-torch).');
+const torch = findTorch();
+let torchRows = null;
+if (!torch) {
+  console.log(`\n${TORCH_MISSING}`);
 } else {
-  const out = execFileSync(py, [path.join(here, 'vit_block_torch.py'), quick ? '1' : '3'], { encoding: 'utf8' });
-  console.log('\nPyTorch CPU, same block, forward+backward:');
-  for (const line of out.trim().split('\n')) {
+  torchRows = runTorch(torch, path.join(here, 'vit_block_torch.py'), [quick ? 1 : 3]).filter((l) => typeof l === 'string' && l.startsWith('['));
+  console.log(`\nPyTorch ${torch.version} CPU (${torch.threads} threads), same block, forward+backward:`);
+  for (const line of torchRows) {
     const [shape, gf] = line.split(' ');
     const ours = blockRows.find((r) => r.shape === shape);
     console.log(`  ${shape}  torch ${Number(gf).toFixed(1)} GFLOP/s, flux ${ours.gf.toFixed(1)} GFLOP/s (flux/torch ${(ours.gf / Number(gf)).toFixed(2)})`);
   }
 }
 if (after !== before) process.exitCode = 1;
-fs.writeFileSync(path.join(here, '.last-run.json'), JSON.stringify({ backend: report.summary, matmul1024: mm, block: blockRows, tinyStepS: stepS, split, tensors: [before, after] }, null, 2));
+fs.writeFileSync(path.join(here, `.last-run-${report.backend}.json`), JSON.stringify({ backend: report.summary, torch: torchRows, matmul1024: mm, block: blockRows, tinyStepS: stepS, split, tensors: [before, after] }, null, 2));
 process.exit();

@@ -1,7 +1,7 @@
 // A FluxViT transformer block written with @flux/core's ops, for the benchmarks and the demo.
 // x = x + ls1 ⊙ proj(attn(norm1(x)) + lpe(v));  x = x + ls2 ⊙ fc2(gelu(fc1(norm2(x))))
 import * as tf from '@tensorflow/tfjs-core';
-import { biasGelu, channelAffine, linear, residual, rmsNorm, scaledSoftmax } from '@flux/core';
+import { biasGelu, channelAffine, linear, residual, rmsNorm, scaledDotAttention } from '@flux/core';
 
 /** Parameters of one block (tfjs [in, out] layout), as variables. */
 export function makeBlock(dim, mlp, seed = 0) {
@@ -36,9 +36,8 @@ export function block(p, x, heads) {
   const q = rmsNorm(q0, p.qNorm);
   const k = rmsNorm(k0, p.kNorm);
   const toHeads = (t) => tf.transpose(tf.reshape(t, [b, n, heads, hd]), [0, 2, 1, 3]); // [B,H,N,hd]
-  const vh = toHeads(v0);
-  const attn = scaledSoftmax(tf.matMul(toHeads(q), toHeads(k), false, true), 1 / Math.sqrt(hd)); // [B,H,N,N]
-  const o = tf.reshape(tf.transpose(tf.matMul(attn, vh), [0, 2, 1, 3]), [b, n, c]);
+  const ctx = scaledDotAttention(toHeads(q), toHeads(k), toHeads(v0), 1 / Math.sqrt(hd)); // [B,H,N,hd]
+  const o = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, n, c]);
   const y = linear(tf.add(o, channelAffine(v0, p.lpeW, p.lpeB)), p.proj, p.projB);
   const x1 = residual(x, y, p.ls1);
   const h = linear(biasGelu(linear(rmsNorm(x1, p.norm2), p.fc1), p.fc1B), p.fc2, p.fc2B);

@@ -1,11 +1,18 @@
 // FluxViT-S forward+backward at 2048 tokens (8 frames × 224², patch 14), batch 1 and 4, on the auto-chosen
 // backend; GFLOP/s from analytic matmul FLOP counts, next to @flux/core's ViT-S block benchmark
-// ([1, 2048, 384] forward+backward) measured in the same run. Usage (after `pnpm build`):
-//   node --expose-gc bench/vit.mjs [--quick] [--batches 1,4] [--checkpoint]
+// ([1, 2048, 384] forward+backward) measured in the same run, and next to PyTorch running the project's
+// independent reference model (scripts/make-golden.py at the S size, bench/vit_torch.py), batch by batch in
+// the same run. Usage (after `pnpm build`):
+//   node --expose-gc bench/vit.mjs [--quick] [--batches 1,4] [--no-torch]
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@flux/core';
 import { createModel, flopsForward, flopsTrainStep } from '@flux/vit';
 import { block, blockFlops, makeBlock } from '../../core/bench/vit-block.mjs';
+import { TORCH_MISSING, findTorch, runTorch } from '../../../tooling/bench/torch.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -13,6 +20,8 @@ const batchArg = args.find((a, i) => args[i - 1] === '--batches');
 const batches = (batchArg ?? '1,4').split(',').map(Number);
 const report = await initBackend();
 console.log(report.summary);
+const torch = args.includes('--no-torch') ? null : findTorch();
+console.log(torch ? `PyTorch ${torch.version} (${torch.threads} threads) from ${torch.python}` : TORCH_MISSING);
 
 function timeIt(f, reps) {
   f(); // warm-up (kernel compilation, allocator growth)
@@ -56,15 +65,22 @@ for (const b of batches) {
     });
   const fwd = () => tf.tidy(() => model.forward(video).logits.dataSync());
   const flops = flopsTrainStep(cfg, b, 2048);
-  // With activation checkpointing (on by default at this size) every block's forward runs twice.
-  const checkpointed = b * 2049 * 2049 * cfg.numHeads > 2 ** 24;
+  // With activation checkpointing (the default above a backend-dependent size) every block's forward runs twice.
+  const checkpointed = b * 2049 * 2049 * cfg.numHeads > (['wasm', 'cpu'].includes(tf.getBackend()) ? 2 ** 24 : 2 ** 27);
   const blockFwd = flopsForward(cfg, b, 2048) - flopsForward({ ...cfg, depth: 0 }, b, 2048);
   const executed = flops + (checkpointed ? blockFwd : 0);
   const sFwd = timeIt(fwd, 1);
   console.error(`  batch ${b}: forward done (${(sFwd * 1000).toFixed(0)} ms), training step…`);
   const s = timeIt(step, quick || b > 1 ? 1 : 2);
   const gf = flops / s / 1e9;
-  rows.push({ b, s, gf, checkpointed });
+  let torchS = null;
+  if (torch) {
+    if (globalThis.gc) globalThis.gc();
+    console.error(`  batch ${b}: PyTorch training step…`);
+    const [r] = runTorch(torch, path.join(here, 'vit_torch.py'), [quick || b > 1 ? 1 : 2, b]);
+    torchS = r.seconds;
+  }
+  rows.push({ b, s, gf, checkpointed, torchS });
   console.log(
     `FluxViT-S batch ${b} × 2048 tokens: forward ${(flopsForward(cfg, b, 2048) / 1e9).toFixed(1)} GFLOP in ${(sFwd * 1000).toFixed(0)} ms ` +
       `(${(flopsForward(cfg, b, 2048) / sFwd / 1e9).toFixed(1)} GFLOP/s); ` +
@@ -72,6 +88,12 @@ for (const b of batches) {
       `(${(gf / gfBlock).toFixed(2)}× the core block)` +
       (checkpointed ? `; with checkpointing ${(executed / 1e9).toFixed(1)} GFLOP executed = ${(executed / s / 1e9).toFixed(1)} GFLOP/s (${(executed / s / 1e9 / gfBlock).toFixed(2)}×)` : ''),
   );
+  if (torchS != null) {
+    console.log(
+      `  PyTorch ${torch.version}, same model and step: ${(torchS * 1000).toFixed(0)} ms = ${(flops / torchS / 1e9).toFixed(1)} GFLOP/s; ` +
+        `flux/torch speed ${(torchS / s).toFixed(2)}× (goal ≥ 1.0)`,
+    );
+  }
   tf.dispose([video, labels]);
   if (globalThis.gc) globalThis.gc();
 }
