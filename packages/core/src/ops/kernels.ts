@@ -216,6 +216,12 @@ const biasGelu: FluxKernelSpec = {
     const C = lastDim(xi!.shape);
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = geluAt(Math.fround(x![o + c] + b[c]));
   },
+  runSimd([x, b], [y], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!b || C % 4 !== 0) return false;
+    k.biasGelu(x!.byteOffset, b.byteOffset, y.byteOffset, 0, rowsOf(xi!.shape), C);
+    return true;
+  },
 };
 
 /**
@@ -237,6 +243,12 @@ const biasGeluTrain: FluxKernelSpec = {
         d[o + c] = cdf + v * INV_SQRT_2PI * fastExp(-0.5 * v * v);
       }
     }
+  },
+  runSimd([x, b], [y, d], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!b || C % 4 !== 0) return false;
+    k.biasGelu(x!.byteOffset, b.byteOffset, y.byteOffset, d.byteOffset, rowsOf(xi!.shape), C);
+    return true;
   },
 };
 
@@ -378,6 +390,12 @@ const scaledSoftmaxGrad: FluxKernelSpec = {
       for (let c = 0; c < C; c++) s += dy![o + c] * y![o + c];
       for (let c = 0; c < C; c++) dx[o + c] = scale * y![o + c] * (dy![o + c] - s);
     }
+  },
+  runSimd([dy, y], [dx], [dyi], attrs, k) {
+    const C = lastDim(dyi!.shape);
+    if (C % 4 !== 0) return false;
+    k.softmaxGrad(dy!.byteOffset, y!.byteOffset, dx.byteOffset, rowsOf(dyi!.shape), C, num(attrs, 'scale'));
+    return true;
   },
 };
 
