@@ -1,13 +1,13 @@
 // The wasm-SIMD loops (src/ops/simd.ts) against the JS loops they replace and the composed reference:
 // transposes (Transpose kernel and the matmul's explicit transposes), softmax's backward, GELU forward and
-// derivative (including the erfc tail), and no tensor leak.
+// derivative (including the erfc tail), residual / channel affine / bias add, and no tensor leak.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { initBackend } from '../src/backend.js';
 import '../src/gradients.js';
-import { biasGelu, reference, scaledSoftmax, setSimdKernelsEnabled, simdKernels } from '../src/ops/index.js';
+import { biasGelu, channelAffine, linear, reference, residual, scaledSoftmax, setSimdKernelsEnabled, simdKernels } from '../src/ops/index.js';
 import type { WasmBackendLike } from '../src/ops/wasm-heap.js';
 import { Rng } from '../src/run/rng.js';
 
@@ -95,6 +95,9 @@ describe('wasm-SIMD kernels', () => {
     const cases: Array<[string, (...xs: tf.Tensor[]) => tf.Tensor, (...xs: tf.Tensor[]) => tf.Tensor, () => tf.Tensor[]]> = [
       ['scaledSoftmax', (x) => scaledSoftmax(x, 0.35), (x) => reference.scaledSoftmax(x, 0.35), () => [randn(rng, [3, 5, 36], 3)]],
       ['biasGelu', (x, b) => biasGelu(x, b as tf.Tensor1D), (x, b) => reference.biasGelu(x, b as tf.Tensor1D), () => [randn(rng, [4, 9, 24], 4), randn(rng, [24])]],
+      ['residual', (x, y, g) => residual(x, y, g as tf.Tensor1D), (x, y, g) => reference.residual(x, y, g as tf.Tensor1D), () => [randn(rng, [3, 7, 12]), randn(rng, [3, 7, 12]), randn(rng, [12])]],
+      ['channelAffine', (x, s, b) => channelAffine(x, s as tf.Tensor1D, b as tf.Tensor1D), (x, s, b) => reference.channelAffine(x, s as tf.Tensor1D, b as tf.Tensor1D), () => [randn(rng, [5, 16]), randn(rng, [16]), randn(rng, [16])]],
+      ['linear (bias add)', (x, w, b) => linear(x, w as tf.Tensor2D, b as tf.Tensor1D), (x, w, b) => reference.linear(x, w as tf.Tensor2D, b as tf.Tensor1D), () => [randn(rng, [2, 9, 12]), randn(rng, [12, 20], 0.3), randn(rng, [20])]],
       [
         'biasGelu tail',
         (x, b) => biasGelu(x, b as tf.Tensor1D),

@@ -289,6 +289,12 @@ const residual: FluxKernelSpec = {
     const C = lastDim(xi!.shape);
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) out[o + c] = x![o + c] + Math.fround(y![o + c] * g[c]);
   },
+  runSimd([x, y, g], [out], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!g || C % 4 !== 0) return false;
+    k.rowOp(x!.byteOffset, y!.byteOffset, g.byteOffset, out.byteOffset, rowsOf(xi!.shape), C, 0);
+    return true;
+  },
 };
 
 /** Gradients of `x + gamma⊙y` w.r.t. y and gamma (w.r.t. x it is dy itself). */
@@ -320,6 +326,12 @@ const channelAffine: FluxKernelSpec = {
     const n = y.length;
     if (b) for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = Math.fround(x![o + c] * s![c]) + b[c];
     else for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = x![o + c] * s![c];
+  },
+  runSimd([x, s, b], [y], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!b || C % 4 !== 0) return false;
+    k.rowOp(x!.byteOffset, s!.byteOffset, b.byteOffset, y.byteOffset, rowsOf(xi!.shape), C, 1);
+    return true;
   },
 };
 
@@ -407,6 +419,12 @@ const biasAdd: FluxKernelSpec = {
     const C = lastDim(xi!.shape);
     const n = y.length;
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = x![o + c] + b![c];
+  },
+  runSimd([x, b], [y], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (C % 4 !== 0) return false;
+    k.rowOp(x!.byteOffset, 0, b!.byteOffset, y.byteOffset, rowsOf(xi!.shape), C, 2);
+    return true;
   },
 };
 

@@ -10,7 +10,9 @@
  *   register tiles (rows and cols multiples of 4);
  * - `softmaxGrad(dy, y, dx, rows, cols, scale)`: dx = scale · y ⊙ (dy − Σ dy⊙y) per row (cols a multiple of 4);
  * - `biasGelu(x, bias, y, deriv, rows, cols)`: y = gelu(x + bias) and (deriv ≠ 0) gelu′(x + bias), the same
- *   erf and exp fits as the JS kernels in float32 lanes (cols a multiple of 4).
+ *   erf and exp fits as the JS kernels in float32 lanes (cols a multiple of 4);
+ * - `rowOp(x, p, q, out, rows, cols, mode)`: the residual x + p ⊙ γ (mode 0), the channel affine x ⊙ s + b
+ *   (mode 1) and the bias add x + b (mode 2), per-column vectors repeating over rows.
  *
  * Arguments are byte offsets into the heap and element counts. Where the memory is not shared (the
  * single-threaded build exposes no memory object) or the shapes do not fit, callers use their JS loops.
@@ -274,6 +276,40 @@ function biasGeluBody(): { locals: number[][]; code: number[] } {
   return { locals: [[3, I32], [10, V128]], code };
 }
 
+/** rowOp(x, p, q, out, rows, cols, mode): mode 0: out = x + p ⊙ q (q per column); mode 1: out = x ⊙ p + q; mode 2: out = x + q (p, q per column). */
+function rowOpBody(): { locals: number[][]; code: number[] } {
+  const [X, P, Q, OUT, ROWS, COLS, MODE] = [0, 1, 2, 3, 4, 5, 6];
+  const [R, K, RB, OFF, KEND] = [7, 8, 9, 10, 11];
+  const ld = (base: number, idx: number) => [...get(base), ...get(idx), I32_ADD, ...v128Load()];
+  const step = [
+    ...get(OUT), ...get(K), I32_ADD,
+    ...get(MODE), 0x45 /* i32.eqz */, 0x04 /* if */, V128,
+    ...ld(X, K), ...ld(P, K), ...ld(Q, OFF), ...f32x4Mul(), ...f32x4Add(),
+    0x05 /* else */,
+    ...get(MODE), ...i32(1), 0x46 /* i32.eq */, 0x04, V128,
+    ...ld(X, K), ...ld(P, OFF), ...f32x4Mul(), ...ld(Q, OFF), ...f32x4Add(),
+    0x05,
+    ...ld(X, K), ...ld(Q, OFF), ...f32x4Add(),
+    END, END,
+    ...v128Store(),
+    ...addConst(K, 16), ...addConst(OFF, 16),
+  ];
+  const row = [
+    ...i32(0), ...set(OFF),
+    ...get(R), ...get(RB), I32_MUL, ...set(K),
+    // K runs over the flat byte offset of this row; OFF over the column offset
+    ...get(K), ...get(RB), I32_ADD, ...set(KEND),
+    ...whileLt(K, KEND, step),
+    ...addConst(R, 1),
+  ];
+  const code = [
+    ...get(COLS), ...i32(2), I32_SHL, ...set(RB),
+    ...i32(0), ...set(R),
+    ...whileLt(R, ROWS, row),
+  ];
+  return { locals: [[5, I32]], code };
+}
+
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
@@ -286,18 +322,20 @@ export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     [0x60, ...vec([[I32], [I32], [I32], [I32]]), 0], // transpose
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [F32]]), 0], // softmaxGrad
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0], // biasGelu
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), 0], // rowOp
   ];
-  const bodies = [transposeBody(), softmaxGradBody(), biasGeluBody()];
+  const bodies = [transposeBody(), softmaxGradBody(), biasGeluBody(), rowOpBody()];
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     ...section(2, vec([[...str('env'), ...str('memory'), 0x02, ...limits]])),
-    ...section(3, vec([[0], [1], [2]])),
+    ...section(3, vec([[0], [1], [2], [3]])),
     ...section(7, vec([
       [...str('transpose'), 0x00, 0],
       [...str('softmaxGrad'), 0x00, 1],
       [...str('biasGelu'), 0x00, 2],
+      [...str('rowOp'), 0x00, 3],
     ])),
     ...section(10, vec(bodies.map(({ locals, code }) => {
       const body = [...vec(locals.map(([n, t]) => [...uleb(n!), t!])), ...code, END];
@@ -313,6 +351,7 @@ export interface SimdKernels {
   transpose(src: number, dst: number, rows: number, cols: number): void;
   softmaxGrad(dy: number, y: number, dx: number, rows: number, cols: number, scale: number): void;
   biasGelu(x: number, bias: number, y: number, deriv: number, rows: number, cols: number): void;
+  rowOp(x: number, p: number, q: number, out: number, rows: number, cols: number, mode: 0 | 1 | 2): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
