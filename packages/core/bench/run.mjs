@@ -4,13 +4,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '@flux/core';
+import { initBackend, setSimdKernelsEnabled } from '@flux/core';
 import { block, blockFlops, makeBlock, matmulGflops, profileSplit } from './vit-block.mjs';
 import { TORCH_MISSING, findTorch, runTorch } from '../../../tooling/bench/torch.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const report = await initBackend();
 const quick = process.argv.includes('--quick');
+// --no-simd: the JS loops instead of the wasm-SIMD kernels (A/B comparison of the same workload).
+if (process.argv.includes('--no-simd')) setSimdKernelsEnabled(false);
 
 function timeIt(f, reps) {
   f(); // warm-up
@@ -35,7 +37,7 @@ function fwdBwd(blocks, x, heads) {
 }
 
 const mm = matmulGflops();
-console.log(`\n${report.summary}`);
+console.log(`\n${report.summary}${process.argv.includes('--no-simd') ? ' [--no-simd: JS loops]' : ''}`);
 console.log(`plain 1024³ matmul: ${mm.toFixed(1)} GFLOP/s`);
 
 console.log('\nViT-S block (dim 384, 6 heads, MLP 1536), forward+backward:');

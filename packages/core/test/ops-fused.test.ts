@@ -210,6 +210,7 @@ const SHAPES: number[][] = [
   [2, 3, 1, 33],
   [1, 64],
   [4, 1],
+  [2, 6, 20], // last axis a multiple of 4: the wasm-SIMD kernels (simd.ts) on threaded wasm
 ];
 
 describe('fused ops equal the composed reference (forward and every gradient)', () => {

@@ -6,3 +6,4 @@ export { installWasmSlice, uninstallWasmSlice, sliceInto } from './slice.js';
 export { installWasmIdentity, uninstallWasmIdentity } from './identity.js';
 export { installFastKernels } from './install.js';
 export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled, permuteInto, transposeBlock } from './matmul.js';
+export { setSimdKernelsEnabled, simdKernels, simdModuleBytes } from './simd.js';

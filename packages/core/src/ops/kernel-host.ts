@@ -13,6 +13,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
+import { simdKernels, type SimdKernels } from './simd.js';
 import { heapBuffer, heapOffset, isWasmBackend } from './wasm-heap.js';
 
 export type Arr = Float32Array | Int32Array;
@@ -32,6 +33,11 @@ export interface FluxKernelSpec {
   outputs(ins: Array<TensorInfo | undefined>, attrs: NamedAttrMap): OutSpec[];
   /** Fills `outs` (uninitialised memory on wasm: write every element) from `ins`. */
   run(ins: Array<Arr | undefined>, outs: Arr[], infos: Array<TensorInfo | undefined>, attrs: NamedAttrMap): void;
+  /**
+   * Optional wasm-SIMD version (views are heap views; `k` works on their byte offsets). Returns false
+   * when it does not cover these shapes, and `run` is used instead.
+   */
+  runSimd?(ins: Array<Arr | undefined>, outs: Arr[], infos: Array<TensorInfo | undefined>, attrs: NamedAttrMap, k: SimdKernels): boolean;
 }
 
 interface CpuBackendLike {
@@ -78,7 +84,8 @@ function kernelFuncFor(spec: FluxKernelSpec, backendName: 'cpu' | 'wasm'): Kerne
     const ins = infos.map((t) => (t == null ? undefined : makeArr(t.dtype, buf, heapOffset(backend, t), util.sizeFromShape(t.shape))));
     const outs = outInfos.map((t) => makeArr(t.dtype, buf, heapOffset(backend, t), util.sizeFromShape(t.shape)));
     try {
-      spec.run(ins, outs, infos, a);
+      const k = spec.runSimd ? simdKernels(backend) : null;
+      if (k == null || !spec.runSimd!(ins, outs, infos, a, k)) spec.run(ins, outs, infos, a);
     } catch (e) {
       for (const t of outInfos) backend.disposeData(t.dataId, true);
       throw e;

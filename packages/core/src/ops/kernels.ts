@@ -216,6 +216,12 @@ const biasGelu: FluxKernelSpec = {
     const C = lastDim(xi!.shape);
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = geluAt(Math.fround(x![o + c] + b[c]));
   },
+  runSimd([x, b], [y], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!b || C % 4 !== 0) return false;
+    k.biasGelu(x!.byteOffset, b.byteOffset, y.byteOffset, 0, rowsOf(xi!.shape), C);
+    return true;
+  },
 };
 
 /**
@@ -237,6 +243,12 @@ const biasGeluTrain: FluxKernelSpec = {
         d[o + c] = cdf + v * INV_SQRT_2PI * fastExp(-0.5 * v * v);
       }
     }
+  },
+  runSimd([x, b], [y, d], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!b || C % 4 !== 0) return false;
+    k.biasGelu(x!.byteOffset, b.byteOffset, y.byteOffset, d.byteOffset, rowsOf(xi!.shape), C);
+    return true;
   },
 };
 
@@ -277,6 +289,12 @@ const residual: FluxKernelSpec = {
     const C = lastDim(xi!.shape);
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) out[o + c] = x![o + c] + Math.fround(y![o + c] * g[c]);
   },
+  runSimd([x, y, g], [out], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!g || C % 4 !== 0) return false;
+    k.rowOp(x!.byteOffset, y!.byteOffset, g.byteOffset, out.byteOffset, rowsOf(xi!.shape), C, 0);
+    return true;
+  },
 };
 
 /** Gradients of `x + gamma⊙y` w.r.t. y and gamma (w.r.t. x it is dy itself). */
@@ -308,6 +326,12 @@ const channelAffine: FluxKernelSpec = {
     const n = y.length;
     if (b) for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = Math.fround(x![o + c] * s![c]) + b[c];
     else for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = x![o + c] * s![c];
+  },
+  runSimd([x, s, b], [y], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!b || C % 4 !== 0) return false;
+    k.rowOp(x!.byteOffset, s!.byteOffset, b.byteOffset, y.byteOffset, rowsOf(xi!.shape), C, 1);
+    return true;
   },
 };
 
@@ -379,6 +403,12 @@ const scaledSoftmaxGrad: FluxKernelSpec = {
       for (let c = 0; c < C; c++) dx[o + c] = scale * y![o + c] * (dy![o + c] - s);
     }
   },
+  runSimd([dy, y], [dx], [dyi], attrs, k) {
+    const C = lastDim(dyi!.shape);
+    if (C % 4 !== 0) return false;
+    k.softmaxGrad(dy!.byteOffset, y!.byteOffset, dx.byteOffset, rowsOf(dyi!.shape), C, num(attrs, 'scale'));
+    return true;
+  },
 };
 
 const biasAdd: FluxKernelSpec = {
@@ -389,6 +419,12 @@ const biasAdd: FluxKernelSpec = {
     const C = lastDim(xi!.shape);
     const n = y.length;
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) y[o + c] = x![o + c] + b![c];
+  },
+  runSimd([x, b], [y], [xi], _attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (C % 4 !== 0) return false;
+    k.rowOp(x!.byteOffset, 0, b!.byteOffset, y.byteOffset, rowsOf(xi!.shape), C, 2);
+    return true;
   },
 };
 

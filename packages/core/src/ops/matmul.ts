@@ -35,6 +35,7 @@ import {
   tensorId,
   type WasmBackendLike,
 } from './wasm-heap.js';
+import { simdKernels, type SimdKernels } from './simd.js';
 
 type MatMulFn = (
   aId: number,
@@ -90,11 +91,23 @@ export function transposeBlock(
 }
 
 /**
+ * transposeBlock through the wasm-SIMD kernel when `k` is given and both sides are multiples of 4 (the
+ * arrays must then be views of the heap `k` is bound to), else the JS loop.
+ */
+function transposeMatrix(k: SimdKernels | null, src: Float32Array, srcOff: number, dst: Float32Array, dstOff: number, rows: number, cols: number): void {
+  if (k != null && (rows & 3) === 0 && (cols & 3) === 0) {
+    k.transpose(src.byteOffset + 4 * srcOff, dst.byteOffset + 4 * dstOff, rows, cols);
+  } else {
+    transposeBlock(src, srcOff, dst, dstOff, rows, cols);
+  }
+}
+
+/**
  * out = permute(src, perm) for a row-major tensor of `shape`. Fast paths: a trailing run of dimensions
  * that stays in place is copied as contiguous blocks; a swap of the last two dimensions is a blocked
  * 2-D transpose per leading index.
  */
-export function permuteInto(src: Float32Array, dst: Float32Array, shape: number[], perm: number[]): void {
+export function permuteInto(src: Float32Array, dst: Float32Array, shape: number[], perm: number[], simd: SimdKernels | null = null): void {
   const n = shape.length;
   const inStrides = new Array<number>(n);
   let s = 1;
@@ -139,7 +152,7 @@ export function permuteInto(src: Float32Array, dst: Float32Array, shape: number[
     if (block === 'copy') {
       dst.set(src.subarray(srcOff, srcOff + tail), dstOff);
     } else if (block === 'transpose') {
-      transposeBlock(src, srcOff, dst, dstOff, rows, cols);
+      transposeMatrix(simd, src, srcOff, dst, dstOff, rows, cols);
     } else {
       dst[dstOff] = src[srcOff];
     }
@@ -162,7 +175,7 @@ function transposeWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
   const out = backend.makeOutput(outShape, 'float32');
   const size = util.sizeFromShape(x.shape);
   if (size > 0) {
-    permuteInto(f32At(backend, heapOffset(backend, x), size), f32At(backend, heapOffset(backend, out), size), x.shape, perm);
+    permuteInto(f32At(backend, heapOffset(backend, x), size), f32At(backend, heapOffset(backend, out), size), x.shape, perm, simdKernels(backend));
   }
   return out;
 }
@@ -220,18 +233,19 @@ function batchMatMulWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
       return out;
     }
     const buf = heapBuffer(backend);
+    const simd = simdKernels(backend);
     let aOff = heapOffset(backend, a);
     let bOff = heapOffset(backend, b);
     if (tA !== 0) {
       const src = new Float32Array(buf, aOff, batchA * M * K);
       const dst = new Float32Array(buf, tA, batchA * M * K);
-      for (let i = 0; i < batchA; i++) transposeBlock(src, i * M * K, dst, i * M * K, K, M);
+      for (let i = 0; i < batchA; i++) transposeMatrix(simd, src, i * M * K, dst, i * M * K, K, M);
       aOff = tA;
     }
     if (tB !== 0) {
       const src = new Float32Array(buf, bOff, batchB * K * N);
       const dst = new Float32Array(buf, tB, batchB * K * N);
-      for (let i = 0; i < batchB; i++) transposeBlock(src, i * K * N, dst, i * K * N, N, K);
+      for (let i = 0; i < batchB; i++) transposeMatrix(simd, src, i * K * N, dst, i * K * N, N, K);
       bOff = tB;
     }
     const mm = xnnMatMul(backend);
