@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@flux/core';
-import { createModel, flopsForward, flopsTrainStep } from '@flux/vit';
+import { checkpointByDefault, createModel, flopsForward, flopsTrainStep } from '@flux/vit';
 import { block, blockFlops, makeBlock } from '../../core/bench/vit-block.mjs';
 import { TORCH_MISSING, findTorch, runTorch } from '../../../tooling/bench/torch.mjs';
 
@@ -66,7 +66,7 @@ for (const b of batches) {
   const fwd = () => tf.tidy(() => model.forward(video).logits.dataSync());
   const flops = flopsTrainStep(cfg, b, 2048);
   // With activation checkpointing (the default above a backend-dependent size) every block's forward runs twice.
-  const checkpointed = b * 2049 * 2049 * cfg.numHeads > (['wasm', 'cpu'].includes(tf.getBackend()) ? 2 ** 24 : 2 ** 27);
+  const checkpointed = checkpointByDefault(cfg, b, 2048);
   const blockFwd = flopsForward(cfg, b, 2048) - flopsForward({ ...cfg, depth: 0 }, b, 2048);
   const executed = flops + (checkpointed ? blockFwd : 0);
   const sFwd = timeIt(fwd, 1);

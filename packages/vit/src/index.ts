@@ -10,7 +10,7 @@ export {
   validateConfig,
   mlpHidden,
 } from './config.js';
-export { FluxViT, createModel, nearestHead, type ForwardOptions, type ForwardResult } from './model.js';
+export { FluxViT, checkpointByDefault, createModel, nearestHead, type ForwardOptions, type ForwardResult } from './model.js';
 export { StateDictMismatchError, STRIP_PREFIXES, normalizeKey, convertFromTorch, convertToTorch, type StateDictLike } from './checkpoint.js';
 export { type ParamSpec, type ParamKind, paramSpecs } from './params.js';
 export { sincos3d, linearResizeMatrix, cubicResizeMatrix, resizePosEmbed, type Grid3 } from './pos-embed.js';

@@ -37,9 +37,10 @@ export interface ForwardOptions {
   /**
    * Activation checkpointing for training: each block keeps only its input and is recomputed in the backward
    * pass (~1.3× the compute, a fraction of the memory). Default: on when B·(1+K)² · numHeads exceeds 2²⁴
-   * attention scores per block on wasm and cpu (e.g. ViT-S at 2048 tokens), 2²⁷ on native and GPU backends
-   * (ViT-S at 2048 tokens up to batch 5, ≈ 1.2 GB of saved probabilities per clip); off otherwise. No effect
-   * without a gradient tape.
+   * attention scores per block on wasm and cpu (e.g. ViT-S at 2048 tokens), 2²⁵ on native and GPU backends
+   * (ViT-S at 2048 tokens: off for one clip, ≈ 6 GB at the peak of its backward pass — tfjs keeps every
+   * activation's gradient until the pass ends — and on from two clips); off otherwise. No effect without a
+   * gradient tape.
    */
   checkpoint?: boolean;
 }
@@ -61,6 +62,15 @@ export interface ForwardResult {
    * that were not kept). Detached use only (for the UMT mask).
    */
   clsAttention?: tf.Tensor3D;
+}
+
+/**
+ * Whether a training forward of `batch` clips × `tokens` kept tokens checkpoints its blocks by default on the
+ * active backend (see {@link ForwardOptions.checkpoint}): B·(1+K)²·heads attention scores per block above
+ * 2²⁴ on wasm and cpu, above 2²⁵ elsewhere.
+ */
+export function checkpointByDefault(config: Pick<FluxViTConfig, 'numHeads'>, batch: number, tokens: number): boolean {
+  return batch * (tokens + 1) * (tokens + 1) * config.numHeads > (boundedHeap() ? 2 ** 24 : 2 ** 25);
 }
 
 /** Index of the head whose token count is nearest to `k` (first on ties). */
@@ -165,7 +175,7 @@ export class FluxViT {
       const layerOut = new Map<number, tf.Tensor3D>();
       let clsAttn: tf.Tensor2D | undefined;
       const training = opts.training === true;
-      const checkpoint = opts.checkpoint ?? b * (k + 1) * (k + 1) * c.numHeads > (boundedHeap() ? 2 ** 24 : 2 ** 27);
+      const checkpoint = opts.checkpoint ?? checkpointByDefault(c, b, k);
       const rng = opts.rng ?? this.rng;
       for (let i = 0; i < c.depth; i++) {
         const rate = c.depth > 1 ? (c.dropPathRate * i) / (c.depth - 1) : c.dropPathRate;
