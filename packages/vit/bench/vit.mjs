@@ -74,13 +74,15 @@ for (const b of batches) {
   const s = timeIt(step, quick || b > 1 ? 1 : 2);
   const gf = flops / s / 1e9;
   let torchS = null;
+  let sdpaS = null;
   if (torch) {
     if (globalThis.gc) globalThis.gc();
-    console.error(`  batch ${b}: PyTorch training step…`);
-    const [r] = runTorch(torch, path.join(here, 'vit_torch.py'), [quick || b > 1 ? 1 : 2, b]);
-    torchS = r.seconds;
+    const reps = quick || b > 1 ? 1 : 2;
+    console.error(`  batch ${b}: PyTorch training steps (reference attention, then SDPA)…`);
+    torchS = runTorch(torch, path.join(here, 'vit_torch.py'), [reps, b])[0].seconds;
+    sdpaS = runTorch(torch, path.join(here, 'vit_torch.py'), ['--sdpa', reps, b])[0].seconds;
   }
-  rows.push({ b, s, gf, checkpointed, torchS });
+  rows.push({ b, s, gf, checkpointed, torchS, sdpaS });
   console.log(
     `FluxViT-S batch ${b} × 2048 tokens: forward ${(flopsForward(cfg, b, 2048) / 1e9).toFixed(1)} GFLOP in ${(sFwd * 1000).toFixed(0)} ms ` +
       `(${(flopsForward(cfg, b, 2048) / sFwd / 1e9).toFixed(1)} GFLOP/s); ` +
@@ -90,8 +92,12 @@ for (const b of batches) {
   );
   if (torchS != null) {
     console.log(
-      `  PyTorch ${torch.version}, same model and step: ${(torchS * 1000).toFixed(0)} ms = ${(flops / torchS / 1e9).toFixed(1)} GFLOP/s; ` +
+      `  PyTorch ${torch.version}, the golden reference model, same step: ${(torchS * 1000).toFixed(0)} ms = ${(flops / torchS / 1e9).toFixed(1)} GFLOP/s; ` +
         `flux/torch speed ${(torchS / s).toFixed(2)}× (goal ≥ 1.0)`,
+    );
+    console.log(
+      `  PyTorch ${torch.version}, the same with fused F.scaled_dot_product_attention: ${(sdpaS * 1000).toFixed(0)} ms = ` +
+        `${(flops / sdpaS / 1e9).toFixed(1)} GFLOP/s; flux/torch-sdpa speed ${(sdpaS / s).toFixed(2)}×`,
     );
   }
   tf.dispose([video, labels]);

@@ -82,14 +82,19 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(c, eps)
         self.k_norm = RMSNorm(c, eps)
 
+    def attend(self, q, k, v):
+        """Per-head attention [B, H, N, d] -> (context [B, H, N, d], probabilities [B, H, N, N])."""
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+        return a @ v, a
+
     def forward(self, x):
         b, n, c = x.shape
         q, k, v = self.qkv(x).chunk(3, dim=-1)
         q, k = self.q_norm(q), self.k_norm(k)
         d = c // self.heads
         split = lambda t: t.reshape(b, n, self.heads, d).transpose(1, 2)
-        a = torch.softmax(split(q) @ split(k).transpose(-1, -2) / math.sqrt(d), dim=-1)
-        ctx = (a @ split(v)).transpose(1, 2).reshape(b, n, c)
+        ctx, a = self.attend(split(q), split(k), split(v))
+        ctx = ctx.transpose(1, 2).reshape(b, n, c)
         lpe = self.lpe(v.transpose(1, 2).reshape(b, c, 1, n, 1)).reshape(b, c, n).transpose(1, 2)
         return self.proj(ctx + lpe), a
 

@@ -17,7 +17,8 @@ export function tinyModel(overrides: Partial<FluxViTConfig> = {}, seed = 1): Flu
   );
 }
 
-/** A deterministic pseudo-random video [B,F,H,W,3]. */
-export function randomVideo(b: number, f: number, h: number, w: number, seed = 0): tf.Tensor5D {
+/** A deterministic pseudo-random video [B,F,H,W,3] (seed ≥ 1: tfjs's random ops take seed 0 as none). */
+export function randomVideo(b: number, f: number, h: number, w: number, seed = 1): tf.Tensor5D {
+  if (seed === 0) throw new RangeError('randomVideo: seed 0 means "unseeded" to tfjs; use a seed ≥ 1');
   return tf.randomNormal([b, f, h, w, 3], 0, 1, 'float32', seed) as tf.Tensor5D;
 }
