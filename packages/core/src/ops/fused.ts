@@ -207,28 +207,24 @@ export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D, bias?: tf.Tensor
   })(x, scale);
 }
 
-/** `softmax(x * scale)` over the last axis. */
-export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
-  if (viaComposed(x)) return composed.scaledSoftmax(x, scale);
-  if (!fast(x)) return ref.scaledSoftmax(x, scale);
-  return custom((xx, save) => {
-    // On wasm tfjs's own Softmax (C++, exp in SIMD) beats a JS loop's exp; the backward pass is ours.
-    const [y] =
-      tf.getBackend() === 'wasm'
-        ? [tf.softmax(scale === 1 ? (xx as tf.Tensor) : tf.mul(xx as tf.Tensor, scale))]
-        : run('FluxScaledSoftmax', { x: xx as tf.Tensor }, { scale });
-    (save as Save)([y]);
-    return { value: y, gradFunc: (dy, [ys]) => run('FluxScaledSoftmaxGrad', { dy, y: ys }, { scale }) };
-  })(x);
-}
-
-/** The probabilities of the attention op and their gradient through the Flux kernels (cpu, wasm). */
+/** Softmax and its gradient through the Flux kernels (cpu, wasm): `scaledSoftmax` and the attention op. */
 const kernelSoftmax: composed.SoftmaxImpl = {
   // On wasm tfjs's own Softmax (C++, exp in SIMD) beats a JS loop's exp; the backward pass is ours.
   forward: (s, scale) =>
     tf.getBackend() === 'wasm' ? tf.softmax(scale === 1 ? s : tf.mul(s, scale)) : run('FluxScaledSoftmax', { x: s }, { scale })[0]!,
   backward: (dy, y, scale) => run('FluxScaledSoftmaxGrad', { dy, y }, { scale })[0]!,
 };
+
+/** `softmax(x * scale)` over the last axis. */
+export function scaledSoftmax(x: tf.Tensor, scale = 1): tf.Tensor {
+  if (viaComposed(x)) return composed.scaledSoftmax(x, scale);
+  if (!fast(x)) return ref.scaledSoftmax(x, scale);
+  return custom((xx, save) => {
+    const y = kernelSoftmax.forward(xx as tf.Tensor, scale);
+    (save as Save)([y]);
+    return { value: y, gradFunc: (dy, [ys]) => kernelSoftmax.backward(dy, ys!, scale) };
+  })(x);
+}
 
 /**
  * Scaled dot-product attention `softmax(q·kᵀ·scale)·v`: q [..., N, d], k [..., M, d], v [..., M, dv] with
