@@ -16,6 +16,7 @@
 // FLUX_REQUIRE_NATIVE=1 is given.
 //
 // Usage: flux-setup-tfjs-node [--from auto|download|wheel] [--dir DIR]... [--force] [--strict] [--quiet]
+// (DIR: a project folder, default the current one; its packages/* and apps/* are searched too)
 import { execFileSync, spawnSync } from 'node:child_process';
 import dns from 'node:dns/promises';
 import fs from 'node:fs';
@@ -306,7 +307,7 @@ async function setup(dir) {
   return true;
 }
 
-const roots = values('--dir').length ? values('--dir').map((d) => path.resolve(d)) : [process.env.INIT_CWD ?? process.cwd()];
+const roots = values('--dir').length ? values('--dir').map((d) => path.resolve(d)) : [process.cwd()];
 const dirs = findPackages(roots);
 if (dirs.length === 0) {
   log(`@tensorflow/tfjs-node is not installed under ${roots.join(', ')}: nothing to do (add it with \`npm i --ignore-scripts @tensorflow/tfjs-node\`)`);
