@@ -1,7 +1,9 @@
 // The wasm BatchMatMul / Transpose overrides against the cpu backend: values and gradients, and no leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng, initBackend, wasmMatMulInstalled } from '../src/index.js';
+import { Rng, initBackend, poolAddressFromBinary, setSmallMatMulSingleThread, wasmMatMulInstalled } from '../src/index.js';
+import { singleThreadAvailable, singleThreaded } from '../src/ops/wasm-pool.js';
+import type { WasmBackendLike } from '../src/ops/wasm-heap.js';
 
 type Case = [number[], number[], boolean, boolean];
 const CASES: Case[] = [
@@ -114,6 +116,45 @@ describe('wasm matmul and transpose overrides', () => {
     expect(tf.memory().numTensors).toBe(before);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('small batched products on the calling thread (wasm-pool.ts)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+  });
+
+  it('finds the pool slot of the threaded build and restores the pool, also when the call throws', () => {
+    const backend = tf.backend() as unknown as WasmBackendLike & { wasm: { _get_threads_count(): number } };
+    const threads = backend.wasm._get_threads_count();
+    expect(threads).toBeGreaterThan(1); // initBackend lifts tfjs's thread cap on this 2-core machine
+    expect(singleThreadAvailable(backend)).toBe(true);
+    expect(singleThreaded(backend, () => backend.wasm._get_threads_count())).toBe(-1); // no pool inside
+    expect(() =>
+      singleThreaded(backend, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(backend.wasm._get_threads_count()).toBe(threads);
+  });
+
+  it('gives the same products with and without the pool (attention-sized batches)', () => {
+    const rng = new Rng(11);
+    const a = tf.tensor(data([2, 4, 64, 32], rng), [2, 4, 64, 32]);
+    const b = tf.tensor(data([2, 4, 64, 32], rng), [2, 4, 64, 32]);
+    const once = () => tf.tidy(() => [tf.matMul(a, b, false, true), tf.matMul(a, b, true, false)].map((t) => (t.dataSync() as Float32Array).slice()));
+    setSmallMatMulSingleThread(false);
+    const pooled = once();
+    setSmallMatMulSingleThread(true);
+    const single = once();
+    pooled.forEach((p, i) => expect(relErr(single[i]!, p)).toBeLessThan(1e-6));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('reads no address from a binary that does not match', () => {
+    expect(poolAddressFromBinary(new Uint8Array([1, 2, 3]))).toBeNull();
+    expect(poolAddressFromBinary(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))).toBeNull();
   });
 });
 

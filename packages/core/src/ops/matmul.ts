@@ -36,6 +36,10 @@ import {
   type WasmBackendLike,
 } from './wasm-heap.js';
 import { simdKernels, type SimdKernels } from './simd.js';
+import { singleThreaded } from './wasm-pool.js';
+
+/** Multiply-adds per product up to which a batched product runs single-threaded (env FLUX_SMALL_PRODUCT). */
+const SMALL_PRODUCT = Number(process.env.FLUX_SMALL_PRODUCT ?? 8 * 1024 * 1024);
 
 type MatMulFn = (
   aId: number,
@@ -264,18 +268,24 @@ function batchMatMulWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
       return out;
     }
     const aShape = shapeBytes([1, M, K]);
-    for (let i = 0; i < batch; i++) {
-      const ai = registerAlias(backend, aOff + (batchA === 1 ? 0 : i) * M * K * 4, M * K);
-      const bi = registerAlias(backend, bOff + i * K * N * 4, K * N);
-      const oi = registerAlias(backend, outOff + i * M * N * 4, M * N);
-      try {
-        mm(ai, aShape, 3, bi, bShape, 3, false, false, oi);
-      } finally {
-        releaseAlias(backend, ai);
-        releaseAlias(backend, bi);
-        releaseAlias(backend, oi);
+    const perBatch = (): void => {
+      for (let i = 0; i < batch; i++) {
+        const ai = registerAlias(backend, aOff + (batchA === 1 ? 0 : i) * M * K * 4, M * K);
+        const bi = registerAlias(backend, bOff + i * K * N * 4, K * N);
+        const oi = registerAlias(backend, outOff + i * M * N * 4, M * N);
+        try {
+          mm(ai, aShape, 3, bi, bShape, 3, false, false, oi);
+        } finally {
+          releaseAlias(backend, ai);
+          releaseAlias(backend, bi);
+          releaseAlias(backend, oi);
+        }
       }
-    }
+    };
+    // Small products (the per-(clip, head) attention matmuls) run on this thread alone: at a few MFLOP the
+    // pool's hand-off costs more than the second core gives back (see wasm-pool.ts).
+    if (M * N * K <= SMALL_PRODUCT) singleThreaded(backend, perBatch);
+    else perBatch();
     return out;
   } finally {
     if (tA !== 0) backend.wasm._free(tA);
