@@ -256,14 +256,18 @@ function biasGeluBody(): { locals: number[][]; code: number[] } {
     ...get(Z), ...vf(-4), ...f32x4Max(), ...vf(4), ...f32x4Min(), ...set(A),
     ...get(A), ...get(A), ...f32x4Mul(), ...set(Z2),
     ...get(A), ...horner(Z2, P), ...f32x4Mul(), ...horner(Z2, Q), ...f32x4Div(), ...vf(1), ...f32x4Add(), ...set(ERF),
-    // tail (z < −2): a = max(−z, 2); t = 1/(1 + a/2); 1 + erf = erfc(a) = t·exp(−a² − 1.26551223 + t·poly(t))
+    // tail (z < −2), only where a lane needs it: a = max(−z, 2); t = 1/(1 + a/2);
+    // 1 + erf = erfc(a) = t·exp(−a² − 1.26551223 + t·poly(t))
+    ...get(Z), ...vf(-2), ...f32x4Lt(), ...set(MASK),
+    ...get(MASK), ...simd(0x53) /* v128.any_true */, 0x04 /* if */, VOID,
     ...vf(0), ...get(Z), ...f32x4Sub(), ...vf(2), ...f32x4Max(), ...set(A),
     ...vf(1), ...vf(1), ...get(A), ...vf(0.5), ...f32x4Mul(), ...f32x4Add(), ...f32x4Div(), ...set(T),
     ...get(T),
     ...get(T), ...horner(T, ERFC), ...f32x4Mul(), ...vf(1.26551223), ...f32x4Sub(), ...get(A), ...get(A), ...f32x4Mul(), ...f32x4Sub(),
     ...vexp(W, KK),
     ...f32x4Mul(),
-    ...get(ERF), ...get(Z), ...vf(-2), ...f32x4Lt(), ...v128Bitselect(), ...set(ERF),
+    ...get(ERF), ...get(MASK), ...v128Bitselect(), ...set(ERF),
+    END,
     // cdf = (1 + erf)/2; y = v·cdf
     ...get(ERF), ...vf(0.5), ...f32x4Mul(), ...set(CDF),
     ...get(Y), ...get(K), I32_ADD, ...get(V), ...get(CDF), ...f32x4Mul(), ...v128Store(),
@@ -276,7 +280,6 @@ function biasGeluBody(): { locals: number[][]; code: number[] } {
     END,
     ...addConst(K, 16),
   ];
-  void MASK;
   const row = [
     ...i32(0), ...set(K),
     ...whileLt(K, RB, step),
