@@ -64,6 +64,10 @@ describe('wasm-SIMD kernels', () => {
       [[3, 16, 4], [0, 2, 1]],
       [[2, 3, 64, 36], [0, 1, 3, 2]],
       [[5, 7], [1, 0]], // not multiples of 4: JS loop
+      [[2, 5, 3, 8], [0, 2, 1, 3]], // head split/merge: strided runs of 8 floats (copyRows)
+      [[4, 6, 12], [1, 0, 2]],
+      [[2, 3, 4, 8], [2, 0, 1, 3]],
+      [[3, 5, 6], [1, 0, 2]], // runs of 6 floats: JS copies
     ] as Array<[number[], number[]]>) {
       const x = randn(rng, shape);
       setSimdKernelsEnabled(false);
@@ -88,6 +92,26 @@ describe('wasm-SIMD kernels', () => {
       on.forEach((t, i) => expect(maxRel(t, off[i]!), `matMul [${sa}]·[${sb}] ${ta}/${tb} output ${i}`).toBeLessThan(1e-6));
       tf.dispose([a, b, up]);
     }
+  });
+
+  it('slices and splits (strided row runs) exactly as the JS loop', () => {
+    const rng = new Rng('simd-slice');
+    const x = randn(rng, [6, 10, 48]);
+    const xi = tf.cast(tf.mul(x, 100), 'int32');
+    const parts = (on: boolean) => {
+      setSimdKernelsEnabled(on);
+      try {
+        return tf.tidy(() =>
+          [...tf.split(x, 3, -1), ...tf.split(x, [4, 44], -1), tf.slice(x, [1, 2, 8], [4, 5, 16]), tf.slice(xi, [0, 3, 4], [6, 2, 40]), tf.slice(x, [0, 0, 2], [6, 10, 6])].map((t) =>
+            Array.from(t.dataSync() as Float32Array),
+          ),
+        );
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    };
+    expect(parts(true)).toEqual(parts(false));
+    tf.dispose([x, xi]);
   });
 
   it('softmax backward and GELU (value and derivative, erfc tail) match the JS loops and the reference', () => {

@@ -13,7 +13,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import { simdKernels, type SimdKernels } from './simd.js';
+import { simdAllowed, simdKernels, type SimdKernels } from './simd.js';
 import { heapBuffer, heapOffset, isWasmBackend, type WasmBackendLike } from './wasm-heap.js';
 
 export type Arr = Float32Array | Int32Array;
@@ -91,7 +91,7 @@ function kernelFuncFor(spec: FluxKernelSpec, backendName: 'cpu' | 'wasm'): Kerne
     const ins = infos.map((t) => (t == null ? undefined : makeArr(t.dtype, buf, heapOffset(backend, t), util.sizeFromShape(t.shape))));
     const outs = outInfos.map((t) => makeArr(t.dtype, buf, heapOffset(backend, t), util.sizeFromShape(t.shape)));
     try {
-      const k = spec.runSimd ? simdKernels(backend) : null;
+      const k = spec.runSimd && simdAllowed(spec.name) ? simdKernels(backend) : null;
       if (k == null || !spec.runSimd!(ins, outs, infos, a, k, backend)) spec.run(ins, outs, infos, a);
     } catch (e) {
       for (const t of outInfos) backend.disposeData(t.dataId, true);

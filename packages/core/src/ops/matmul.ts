@@ -35,7 +35,7 @@ import {
   tensorId,
   type WasmBackendLike,
 } from './wasm-heap.js';
-import { simdKernels, type SimdKernels } from './simd.js';
+import { simdAllowed, simdKernels, type SimdKernels } from './simd.js';
 import { singleThreaded } from './wasm-pool.js';
 
 /** Multiply-adds per product up to which a batched product runs single-threaded (env FLUX_SMALL_PRODUCT). */
@@ -149,6 +149,21 @@ export function permuteInto(src: Float32Array, dst: Float32Array, shape: number[
   const idx = new Array<number>(lead).fill(0);
   const total = lead === 0 ? 1 : outShape.slice(0, lead).reduce((a, b) => a * b, 1);
   const strides = perm.slice(0, lead).map((p) => inStrides[p]);
+  if (block === 'copy' && simd != null && (tail & 3) === 0 && lead >= 1 && simdAllowed('copyRows')) {
+    // One SIMD call per run of the innermost iterated axis: its blocks are `tail` floats at a fixed source stride.
+    const rows = outShape[lead - 1];
+    const outer = total / rows;
+    const sStride = strides[lead - 1] * 4;
+    const oIdx = new Array<number>(lead - 1).fill(0);
+    let so = 0;
+    let dOff = 0;
+    for (let it = 0; it < outer; it++) {
+      simd.copyRows(src.byteOffset + 4 * so, dst.byteOffset + 4 * dOff, rows, tail, sStride, tail * 4);
+      dOff += rows * tail;
+      so += advanceIndex(oIdx, outShape, strides, lead - 1);
+    }
+    return;
+  }
   const step = block === 'transpose' ? rows * cols : tail;
   let srcOff = 0;
   let dstOff = 0;

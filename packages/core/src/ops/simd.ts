@@ -15,7 +15,9 @@
  *   (mode 1) and the bias add x + b (mode 2), per-column vectors repeating over rows.
  * - `colGrad(a, b, c, dx, acc1, acc2, rows, cols, mode)`: the backward passes of the residual, the channel
  *   affine and GELU, and the sum over rows (a linear bias gradient), per-channel sums in float64 accumulators;
- * - `rmsNorm(x, w, y, rstd, rows, cols, eps)` and `rmsNormGrad(dy, x, rstd, w, dx, acc, rows, cols)`.
+ * - `rmsNorm(x, w, y, rstd, rows, cols, eps)` and `rmsNormGrad(dy, x, rstd, w, dx, acc, rows, cols)`;
+ * - `copyRows(src, dst, rows, floats, srcStride, dstStride)`: strided runs of 4k floats (permutes with a kept
+ *   trailing block such as the head split, and row slices such as the q/k/v split).
  *
  * Arguments are byte offsets into the heap and element counts. Where the memory is not shared (the
  * single-threaded build exposes no memory object) or the shapes do not fit, callers use their JS loops.
@@ -499,6 +501,25 @@ function accGradRms(accBase: number, k: number, vd: number, xBase: number, vri: 
   return [...one(0), ...one(1)];
 }
 
+/** copyRows(src, dst, rows, floats, srcStride, dstStride): `rows` runs of `floats` (a multiple of 4), strides in bytes. */
+function copyRowsBody(): { locals: number[][]; code: number[] } {
+  const [SRC, DST, ROWS, FLOATS, SS, DS] = [0, 1, 2, 3, 4, 5];
+  const [R, K, RB] = [6, 7, 8];
+  const step = [...get(DST), ...get(K), I32_ADD, ...get(SRC), ...get(K), I32_ADD, ...v128Load(), ...v128Store(), ...addConst(K, 16)];
+  const row = [
+    ...i32(0), ...set(K),
+    ...whileLt(K, RB, step),
+    ...addTo(SRC, SS), ...addTo(DST, DS),
+    ...addConst(R, 1),
+  ];
+  const code = [
+    ...get(FLOATS), ...i32(2), I32_SHL, ...set(RB),
+    ...i32(0), ...set(R),
+    ...whileLt(R, ROWS, row),
+  ];
+  return { locals: [[3, I32]], code };
+}
+
 function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];
 }
@@ -515,14 +536,15 @@ export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32]]), 0], // colGrad
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [F64]]), 0], // rmsNorm
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32]]), 0], // rmsNormGrad
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0], // copyRows
   ];
-  const bodies = [transposeBody(), softmaxGradBody(), biasGeluBody(), rowOpBody(), colGradBody(), rmsNormBody(), rmsNormGradBody()];
+  const bodies = [transposeBody(), softmaxGradBody(), biasGeluBody(), rowOpBody(), colGradBody(), rmsNormBody(), rmsNormGradBody(), copyRowsBody()];
   const limits = shared ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
     ...section(2, vec([[...str('env'), ...str('memory'), 0x02, ...limits]])),
-    ...section(3, vec([[0], [1], [2], [3], [4], [5], [6]])),
+    ...section(3, vec([[0], [1], [2], [3], [4], [5], [6], [7]])),
     ...section(7, vec([
       [...str('transpose'), 0x00, 0],
       [...str('softmaxGrad'), 0x00, 1],
@@ -531,6 +553,7 @@ export function simdModuleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
       [...str('colGrad'), 0x00, 4],
       [...str('rmsNorm'), 0x00, 5],
       [...str('rmsNormGrad'), 0x00, 6],
+      [...str('copyRows'), 0x00, 7],
     ])),
     ...section(10, vec(bodies.map(({ locals, code }) => {
       const body = [...vec(locals.map(([n, t]) => [...uleb(n!), t!])), ...code, END];
@@ -550,10 +573,26 @@ export interface SimdKernels {
   colGrad(a: number, b: number, c: number, dx: number, acc1: number, acc2: number, rows: number, cols: number, mode: 0 | 1 | 2 | 3): void;
   rmsNorm(x: number, w: number, y: number, rstd: number, rows: number, cols: number, eps: number): void;
   rmsNormGrad(dy: number, x: number, rstd: number, w: number, dx: number, acc: number, rows: number, cols: number): void;
+  copyRows(src: number, dst: number, rows: number, floats: number, srcStride: number, dstStride: number): void;
 }
 
 const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 let enabled = true;
+
+let filter: ((use: string) => boolean) | null = null;
+
+/**
+ * Restricts the SIMD loops to the uses `f` accepts (null: all): Flux kernel names (`FluxRmsNorm`, …) and
+ * `copyRows` (strided copies in Transpose and Slice). For comparisons.
+ */
+export function setSimdKernelFilter(f: ((use: string) => boolean) | null): void {
+  filter = f;
+}
+
+/** Whether the SIMD loop for `use` may run (see {@link setSimdKernelFilter}). */
+export function simdAllowed(use: string): boolean {
+  return filter == null || filter(use);
+}
 
 /** Turns the SIMD loops off (JS loops everywhere) or back on; for comparisons and tests. */
 export function setSimdKernelsEnabled(on: boolean): void {
