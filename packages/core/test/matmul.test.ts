@@ -21,6 +21,11 @@ const CASES: Case[] = [
   [[6, 33, 70], [6, 70, 65], false, false],
   [[6, 70, 33], [6, 65, 70], true, true],
   [[1, 1, 9], [1, 9, 1], false, false],
+  // 2-D products computed as (Bᵀ·Aᵀ)ᵀ (a narrow packed operand): weight gradients xᵀ·dy with more outputs than inputs
+  [[64, 8], [64, 40], true, false],
+  [[6, 30], [70, 30], false, true],
+  [[30, 6], [70, 30], true, true],
+  [[5, 12], [12, 90], false, false],
 ];
 
 function data(shape: number[], rng: Rng): Float32Array {
