@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Rng, initBackend, poolAddressFromBinary, setSmallMatMulSingleThread, wasmMatMulInstalled } from '../src/index.js';
-import { singleThreadAvailable, singleThreaded } from '../src/ops/wasm-pool.js';
+import { chooseSingleThread, recordProductTime, singleThreadAvailable, singleThreaded } from '../src/ops/wasm-pool.js';
 import type { WasmBackendLike } from '../src/ops/wasm-heap.js';
 
 type Case = [number[], number[], boolean, boolean];
@@ -153,8 +153,26 @@ describe('small batched products on the calling thread (wasm-pool.ts)', () => {
     setSmallMatMulSingleThread(true);
     const single = once();
     pooled.forEach((p, i) => expect(relErr(single[i]!, p)).toBeLessThan(1e-6));
+    setSmallMatMulSingleThread('auto');
+    expect(relErr(once()[0]!, pooled[0]!)).toBeLessThan(1e-6);
     a.dispose();
     b.dispose();
+  });
+
+  it("'auto' times both ways per shape, keeps the faster and retries the other every 32nd call", () => {
+    setSmallMatMulSingleThread('auto');
+    const key = 'test-shape';
+    expect(chooseSingleThread(key)).toBe(true);
+    recordProductTime(key, true, 2);
+    expect(chooseSingleThread(key)).toBe(false);
+    recordProductTime(key, false, 1);
+    const picks = Array.from({ length: 64 }, () => chooseSingleThread(key));
+    expect(picks.filter((p) => p).length).toBe(2); // the slower way, twice in 64 calls
+    for (let i = 0; i < 10; i++) recordProductTime(key, false, 5); // the pool got slow (a loaded machine)
+    expect(chooseSingleThread(key)).toBe(true);
+    setSmallMatMulSingleThread(false);
+    expect(chooseSingleThread(key)).toBe(false);
+    setSmallMatMulSingleThread('auto');
   });
 
   it('reads no address from a binary that does not match', () => {

@@ -36,7 +36,7 @@ import {
   type WasmBackendLike,
 } from './wasm-heap.js';
 import { simdAllowed, simdKernels, type SimdKernels } from './simd.js';
-import { singleThreaded } from './wasm-pool.js';
+import { chooseSingleThread, recordProductTime, singleThreadAvailable, singleThreaded } from './wasm-pool.js';
 
 /** Multiply-adds per product up to which a batched product runs single-threaded (env FLUX_SMALL_PRODUCT). */
 const SMALL_PRODUCT = Number(process.env.FLUX_SMALL_PRODUCT ?? 8 * 1024 * 1024);
@@ -372,8 +372,14 @@ function batchMatMulWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
     };
     // Small products (the per-(clip, head) attention matmuls) run on this thread alone: at a few MFLOP the
     // pool's hand-off costs more than the second core gives back (see wasm-pool.ts).
-    if (M * N * K <= SMALL_PRODUCT) singleThreaded(backend, perBatch);
-    else perBatch();
+    if (M * N * K <= SMALL_PRODUCT && singleThreadAvailable(backend)) {
+      const key = `${M}x${K}x${N}`;
+      const single = chooseSingleThread(key);
+      const t0 = performance.now();
+      if (single) singleThreaded(backend, perBatch);
+      else perBatch();
+      recordProductTime(key, single, (performance.now() - t0) / batch);
+    } else perBatch();
     return out;
   } finally {
     if (tA !== 0) backend.wasm._free(tA);

@@ -24,16 +24,62 @@ interface PoolSlot {
 
 const slots = new WeakMap<object, PoolSlot | null>();
 let binaryPath: string | null = null;
-let enabled = process.env.FLUX_SMALL_MATMUL_1T !== '0';
+type Mode = boolean | 'auto';
+const envMode = process.env.FLUX_SMALL_MATMUL_1T;
+let mode: Mode = envMode === '0' ? false : envMode === '1' ? true : 'auto';
 
 /** Where initBackend loaded the threaded-SIMD wasm binary from (read lazily, once). */
 export function setThreadedWasmBinary(path: string): void {
   binaryPath = path;
 }
 
-/** Turns single-threaded small products on or off (default on; env `FLUX_SMALL_MATMUL_1T=0` turns it off). For comparisons. */
-export function setSmallMatMulSingleThread(on: boolean): void {
-  enabled = on;
+/**
+ * Small batched products: `'auto'` (default) times both ways per product shape and keeps the faster (see
+ * {@link chooseSingleThread}), `true` always single-threaded, `false` always through the pool. Env
+ * `FLUX_SMALL_MATMUL_1T=1` / `0` force one of them. For comparisons.
+ */
+export function setSmallMatMulSingleThread(on: Mode): void {
+  mode = on;
+}
+
+interface Timing {
+  single: number;
+  pooled: number;
+  calls: number;
+}
+
+const timings = new Map<string, Timing>();
+/** Every EXPLORE-th call of a shape runs the way that currently looks slower, so a change in load is noticed. */
+const EXPLORE = 32;
+
+/**
+ * Whether the next small batched product of this shape should run single-threaded. Which way is faster depends
+ * on the load: on an idle 2-core machine the pool wins a little (tiny config: ~5 % of the step), when the other
+ * core is busy a woken worker waits for it and the pool loses badly (up to 4× per product). In 'auto' mode both
+ * are timed (ms per product, exponential average) and the faster is used, the other tried every 32nd call.
+ */
+export function chooseSingleThread(key: string): boolean {
+  if (mode !== 'auto') return mode;
+  let t = timings.get(key);
+  if (t == null) {
+    t = { single: NaN, pooled: NaN, calls: 0 };
+    timings.set(key, t);
+  }
+  t.calls++;
+  if (Number.isNaN(t.single)) return true;
+  if (Number.isNaN(t.pooled)) return false;
+  const singleFaster = t.single <= t.pooled;
+  return t.calls % EXPLORE === 0 ? !singleFaster : singleFaster;
+}
+
+/** Records how long one product of this shape took (ms) the way {@link chooseSingleThread} chose. */
+export function recordProductTime(key: string, single: boolean, ms: number): void {
+  const t = timings.get(key);
+  if (t == null) return;
+  const prev = single ? t.single : t.pooled;
+  const next = Number.isNaN(prev) ? ms : 0.7 * prev + 0.3 * ms;
+  if (single) t.single = next;
+  else t.pooled = next;
 }
 
 function uleb(b: Uint8Array, pos: { i: number }): number {
@@ -163,12 +209,12 @@ function slotFor(backend: WasmBackendLike): PoolSlot | null {
 
 /** Whether {@link singleThreaded} will really run single-threaded on `backend`. */
 export function singleThreadAvailable(backend: WasmBackendLike): boolean {
-  return enabled && slotFor(backend) != null;
+  return mode !== false && slotFor(backend) != null;
 }
 
 /** Runs `f` (XNNPACK calls) with the backend's pool detached, so they run on the calling thread alone. */
 export function singleThreaded<T>(backend: WasmBackendLike, f: () => T): T {
-  const slot = enabled ? slotFor(backend) : null;
+  const slot = slotFor(backend);
   if (slot == null) return f();
   // Re-read the buffer after f: a grown heap hands out a new one (the slot's address stays).
   const pool = new Int32Array(backend.wasm.wasmMemory!.buffer)[slot.index]!;
