@@ -22,6 +22,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { installFastKernels } from './ops/install.js';
+import { setThreadedWasmBinary } from './ops/wasm-pool.js';
 
 /** A backend candidate, in the order {@link initBackend} tries them. */
 export type BackendKind = 'tensorflow-gpu' | 'tensorflow' | 'wasm-threads' | 'wasm-simd' | 'cpu';
@@ -210,6 +211,12 @@ async function loadWasm(kind: 'wasm-threads' | 'wasm-simd', req: (id: string) =>
   }
   if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is unavailable');
   const files = writeThreadFiles(wasmDir, req);
+  for (const f of ['dist/tfjs-backend-wasm-threaded-simd.wasm', 'wasm-out/tfjs-backend-wasm-threaded-simd.wasm']) {
+    if (fs.existsSync(path.join(wasmDir, f))) {
+      setThreadedWasmBinary(path.join(wasmDir, f));
+      break;
+    }
+  }
   const origCreate = URL.createObjectURL;
   const origCpus = os.cpus;
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);

@@ -1,7 +1,9 @@
 // The wasm BatchMatMul / Transpose overrides against the cpu backend: values and gradients, and no leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng, initBackend, wasmMatMulInstalled } from '../src/index.js';
+import { Rng, initBackend, poolAddressFromBinary, setSmallMatMulSingleThread, wasmMatMulInstalled } from '../src/index.js';
+import { chooseSingleThread, recordProductTime, singleThreadAvailable, singleThreaded } from '../src/ops/wasm-pool.js';
+import type { WasmBackendLike } from '../src/ops/wasm-heap.js';
 
 type Case = [number[], number[], boolean, boolean];
 const CASES: Case[] = [
@@ -19,6 +21,11 @@ const CASES: Case[] = [
   [[6, 33, 70], [6, 70, 65], false, false],
   [[6, 70, 33], [6, 65, 70], true, true],
   [[1, 1, 9], [1, 9, 1], false, false],
+  // 2-D products computed as (Bᵀ·Aᵀ)ᵀ (a narrow packed operand): weight gradients xᵀ·dy with more outputs than inputs
+  [[64, 8], [64, 40], true, false],
+  [[6, 30], [70, 30], false, true],
+  [[30, 6], [70, 30], true, true],
+  [[5, 12], [12, 90], false, false],
 ];
 
 function data(shape: number[], rng: Rng): Float32Array {
@@ -114,6 +121,63 @@ describe('wasm matmul and transpose overrides', () => {
     expect(tf.memory().numTensors).toBe(before);
     a.dispose();
     b.dispose();
+  });
+});
+
+describe('small batched products on the calling thread (wasm-pool.ts)', () => {
+  beforeAll(async () => {
+    await initBackend({ backend: 'wasm', log: false });
+  });
+
+  it('finds the pool slot of the threaded build and restores the pool, also when the call throws', () => {
+    const backend = tf.backend() as unknown as WasmBackendLike & { wasm: { _get_threads_count(): number } };
+    const threads = backend.wasm._get_threads_count();
+    expect(threads).toBeGreaterThan(1); // initBackend lifts tfjs's thread cap on this 2-core machine
+    expect(singleThreadAvailable(backend)).toBe(true);
+    expect(singleThreaded(backend, () => backend.wasm._get_threads_count())).toBe(-1); // no pool inside
+    expect(() =>
+      singleThreaded(backend, () => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    expect(backend.wasm._get_threads_count()).toBe(threads);
+  });
+
+  it('gives the same products with and without the pool (attention-sized batches)', () => {
+    const rng = new Rng(11);
+    const a = tf.tensor(data([2, 4, 64, 32], rng), [2, 4, 64, 32]);
+    const b = tf.tensor(data([2, 4, 64, 32], rng), [2, 4, 64, 32]);
+    const once = () => tf.tidy(() => [tf.matMul(a, b, false, true), tf.matMul(a, b, true, false)].map((t) => (t.dataSync() as Float32Array).slice()));
+    setSmallMatMulSingleThread(false);
+    const pooled = once();
+    setSmallMatMulSingleThread(true);
+    const single = once();
+    pooled.forEach((p, i) => expect(relErr(single[i]!, p)).toBeLessThan(1e-6));
+    setSmallMatMulSingleThread('auto');
+    expect(relErr(once()[0]!, pooled[0]!)).toBeLessThan(1e-6);
+    a.dispose();
+    b.dispose();
+  });
+
+  it("'auto' times both ways per shape, keeps the faster and retries the other every 32nd call", () => {
+    setSmallMatMulSingleThread('auto');
+    const key = 'test-shape';
+    expect(chooseSingleThread(key)).toBe(true);
+    recordProductTime(key, true, 2);
+    expect(chooseSingleThread(key)).toBe(false);
+    recordProductTime(key, false, 1);
+    const picks = Array.from({ length: 64 }, () => chooseSingleThread(key));
+    expect(picks.filter((p) => p).length).toBe(2); // the slower way, twice in 64 calls
+    for (let i = 0; i < 10; i++) recordProductTime(key, false, 5); // the pool got slow (a loaded machine)
+    expect(chooseSingleThread(key)).toBe(true);
+    setSmallMatMulSingleThread(false);
+    expect(chooseSingleThread(key)).toBe(false);
+    setSmallMatMulSingleThread('auto');
+  });
+
+  it('reads no address from a binary that does not match', () => {
+    expect(poolAddressFromBinary(new Uint8Array([1, 2, 3]))).toBeNull();
+    expect(poolAddressFromBinary(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]))).toBeNull();
   });
 });
 

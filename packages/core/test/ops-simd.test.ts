@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { initBackend } from '../src/backend.js';
 import '../src/gradients.js';
-import { biasGelu, channelAffine, linear, reference, residual, scaledSoftmax, setSimdKernelsEnabled, simdKernels } from '../src/ops/index.js';
+import { biasGelu, channelAffine, gelu, linear, reference, residual, rmsNorm, scaledSoftmax, setSimdKernelsEnabled, simdKernels } from '../src/ops/index.js';
 import type { WasmBackendLike } from '../src/ops/wasm-heap.js';
 import { Rng } from '../src/run/rng.js';
 
@@ -64,6 +64,10 @@ describe('wasm-SIMD kernels', () => {
       [[3, 16, 4], [0, 2, 1]],
       [[2, 3, 64, 36], [0, 1, 3, 2]],
       [[5, 7], [1, 0]], // not multiples of 4: JS loop
+      [[2, 5, 3, 8], [0, 2, 1, 3]], // head split/merge: strided runs of 8 floats (copyRows)
+      [[4, 6, 12], [1, 0, 2]],
+      [[2, 3, 4, 8], [2, 0, 1, 3]],
+      [[3, 5, 6], [1, 0, 2]], // runs of 6 floats: JS copies
     ] as Array<[number[], number[]]>) {
       const x = randn(rng, shape);
       setSimdKernelsEnabled(false);
@@ -90,6 +94,26 @@ describe('wasm-SIMD kernels', () => {
     }
   });
 
+  it('slices and splits (strided row runs) exactly as the JS loop', () => {
+    const rng = new Rng('simd-slice');
+    const x = randn(rng, [6, 10, 48]);
+    const xi = tf.cast(tf.mul(x, 100), 'int32');
+    const parts = (on: boolean) => {
+      setSimdKernelsEnabled(on);
+      try {
+        return tf.tidy(() =>
+          [...tf.split(x, 3, -1), ...tf.split(x, [4, 44], -1), tf.slice(x, [1, 2, 8], [4, 5, 16]), tf.slice(xi, [0, 3, 4], [6, 2, 40]), tf.slice(x, [0, 0, 2], [6, 10, 6])].map((t) =>
+            Array.from(t.dataSync() as Float32Array),
+          ),
+        );
+      } finally {
+        setSimdKernelsEnabled(true);
+      }
+    };
+    expect(parts(true)).toEqual(parts(false));
+    tf.dispose([x, xi]);
+  });
+
   it('softmax backward and GELU (value and derivative, erfc tail) match the JS loops and the reference', () => {
     const rng = new Rng('simd-elementwise');
     const cases: Array<[string, (...xs: tf.Tensor[]) => tf.Tensor, (...xs: tf.Tensor[]) => tf.Tensor, () => tf.Tensor[]]> = [
@@ -98,6 +122,13 @@ describe('wasm-SIMD kernels', () => {
       ['residual', (x, y, g) => residual(x, y, g as tf.Tensor1D), (x, y, g) => reference.residual(x, y, g as tf.Tensor1D), () => [randn(rng, [3, 7, 12]), randn(rng, [3, 7, 12]), randn(rng, [12])]],
       ['channelAffine', (x, s, b) => channelAffine(x, s as tf.Tensor1D, b as tf.Tensor1D), (x, s, b) => reference.channelAffine(x, s as tf.Tensor1D, b as tf.Tensor1D), () => [randn(rng, [5, 16]), randn(rng, [16]), randn(rng, [16])]],
       ['linear (bias add)', (x, w, b) => linear(x, w as tf.Tensor2D, b as tf.Tensor1D), (x, w, b) => reference.linear(x, w as tf.Tensor2D, b as tf.Tensor1D), () => [randn(rng, [2, 9, 12]), randn(rng, [12, 20], 0.3), randn(rng, [20])]],
+      // Per-channel gradient sums (float64 accumulators in the SIMD loops) over many rows.
+      ['rmsNorm', (x, w) => rmsNorm(x, w as tf.Tensor1D), (x, w) => reference.rmsNorm(x, w as tf.Tensor1D), () => [randn(rng, [6, 50, 32], 2), randn(rng, [32])]],
+      ['rmsNorm small rows', (x, w) => rmsNorm(x, w as tf.Tensor1D, 1e-3), (x, w) => reference.rmsNorm(x, w as tf.Tensor1D, 1e-3), () => [randn(rng, [7, 8], 0.01), randn(rng, [8])]],
+      ['residual, many rows', (x, y, g) => residual(x, y, g as tf.Tensor1D), (x, y, g) => reference.residual(x, y, g as tf.Tensor1D), () => [randn(rng, [64, 33, 16]), randn(rng, [64, 33, 16]), randn(rng, [16])]],
+      ['channelAffine (no bias)', (x, s) => channelAffine(x, s as tf.Tensor1D), (x, s) => reference.channelAffine(x, s as tf.Tensor1D), () => [randn(rng, [9, 40, 20]), randn(rng, [20])]],
+      ['gelu (no bias)', (x) => gelu(x), (x) => reference.gelu(x), () => [randn(rng, [5, 28], 3)]],
+      ['linear, many rows (bias gradient)', (x, w, b) => linear(x, w as tf.Tensor2D, b as tf.Tensor1D), (x, w, b) => reference.linear(x, w as tf.Tensor2D, b as tf.Tensor1D), () => [randn(rng, [40, 50, 8]), randn(rng, [8, 12], 0.3), randn(rng, [12])]],
       [
         'biasGelu tail',
         (x, b) => biasGelu(x, b as tf.Tensor1D),
@@ -140,7 +171,7 @@ describe('wasm-SIMD kernels', () => {
     const step = () =>
       tf.tidy(() => {
         const f = (p: tf.Tensor, q: tf.Tensor) => {
-          const h = biasGelu(p, q as tf.Tensor1D);
+          const h = residual(rmsNorm(biasGelu(p, q as tf.Tensor1D), q as tf.Tensor1D), channelAffine(p, q as tf.Tensor1D, q as tf.Tensor1D), q as tf.Tensor1D);
           return scaledSoftmax(tf.matMul(h, h, false, true), 0.2);
         };
         const gs = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(f(p, q)))([x, b]);

@@ -5,5 +5,6 @@ export { installWasmSegmentSum } from './segment-sum.js';
 export { installWasmSlice, uninstallWasmSlice, sliceInto } from './slice.js';
 export { installWasmIdentity, uninstallWasmIdentity } from './identity.js';
 export { installFastKernels } from './install.js';
-export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled, permuteInto, transposeBlock } from './matmul.js';
-export { setSimdKernelsEnabled, simdKernels, simdModuleBytes } from './simd.js';
+export { installWasmMatMul, uninstallWasmMatMul, wasmMatMulInstalled, permuteInto, setMatMulTransposedRoute, transposeBlock } from './matmul.js';
+export { setSimdKernelFilter, setSimdKernelsEnabled, simdKernels, simdModuleBytes } from './simd.js';
+export { setSmallMatMulSingleThread, poolAddressFromBinary } from './wasm-pool.js';

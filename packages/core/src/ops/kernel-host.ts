@@ -13,8 +13,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import { simdKernels, type SimdKernels } from './simd.js';
-import { heapBuffer, heapOffset, isWasmBackend } from './wasm-heap.js';
+import { simdAllowed, simdKernels, type SimdKernels } from './simd.js';
+import { heapBuffer, heapOffset, isWasmBackend, type WasmBackendLike } from './wasm-heap.js';
 
 export type Arr = Float32Array | Int32Array;
 
@@ -37,7 +37,14 @@ export interface FluxKernelSpec {
    * Optional wasm-SIMD version (views are heap views; `k` works on their byte offsets). Returns false
    * when it does not cover these shapes, and `run` is used instead.
    */
-  runSimd?(ins: Array<Arr | undefined>, outs: Arr[], infos: Array<TensorInfo | undefined>, attrs: NamedAttrMap, k: SimdKernels): boolean;
+  runSimd?(
+    ins: Array<Arr | undefined>,
+    outs: Arr[],
+    infos: Array<TensorInfo | undefined>,
+    attrs: NamedAttrMap,
+    k: SimdKernels,
+    backend: WasmBackendLike,
+  ): boolean;
 }
 
 interface CpuBackendLike {
@@ -84,8 +91,8 @@ function kernelFuncFor(spec: FluxKernelSpec, backendName: 'cpu' | 'wasm'): Kerne
     const ins = infos.map((t) => (t == null ? undefined : makeArr(t.dtype, buf, heapOffset(backend, t), util.sizeFromShape(t.shape))));
     const outs = outInfos.map((t) => makeArr(t.dtype, buf, heapOffset(backend, t), util.sizeFromShape(t.shape)));
     try {
-      const k = spec.runSimd ? simdKernels(backend) : null;
-      if (k == null || !spec.runSimd!(ins, outs, infos, a, k)) spec.run(ins, outs, infos, a);
+      const k = spec.runSimd && simdAllowed(spec.name) ? simdKernels(backend) : null;
+      if (k == null || !spec.runSimd!(ins, outs, infos, a, k, backend)) spec.run(ins, outs, infos, a);
     } catch (e) {
       for (const t of outInfos) backend.disposeData(t.dataId, true);
       throw e;
@@ -113,4 +120,26 @@ export function lastDim(shape: number[]): number {
 export function rowsOf(shape: number[]): number {
   const c = lastDim(shape);
   return c === 0 ? 0 : util.sizeFromShape(shape) / c;
+}
+
+/**
+ * Runs `f` with `n` zeroed float64 accumulators of `cols` doubles each on the wasm heap (byte offsets), then
+ * stores them, rounded to float32, into `outs` (heap views taken before the allocation stay valid: the
+ * threaded build's memory is shared and never detached).
+ */
+export function withF64Accumulators(backend: WasmBackendLike, cols: number, outs: Arr[], f: (acc: number[]) => void): void {
+  const bytes = cols * 8;
+  const base = backend.wasm._malloc(outs.length * bytes + 16);
+  try {
+    const at = (base + 15) & ~15;
+    const acc = outs.map((_, i) => at + i * bytes);
+    new Float64Array(heapBuffer(backend), at, cols * outs.length).fill(0);
+    f(acc);
+    const view = new Float64Array(heapBuffer(backend), at, cols * outs.length);
+    outs.forEach((o, i) => {
+      for (let c = 0; c < cols; c++) o[c] = view[i * cols + c]!;
+    });
+  } finally {
+    backend.wasm._free(base);
+  }
 }

@@ -8,7 +8,7 @@
  */
 import type { NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
-import { lastDim, registerFluxKernel, rowsOf, type Arr, type FluxKernelSpec } from './kernel-host.js';
+import { lastDim, registerFluxKernel, rowsOf, withF64Accumulators, type Arr, type FluxKernelSpec } from './kernel-host.js';
 
 type Ins = Array<Arr | undefined>;
 type Infos = Array<TensorInfo | undefined>;
@@ -114,6 +114,12 @@ const rmsNorm: FluxKernelSpec = {
       else for (let c = 0; c < C; c++) y[o + c] = x![o + c] * ri;
     }
   },
+  runSimd([x, w], [y, rstd], [xi], attrs, k) {
+    const C = lastDim(xi!.shape);
+    if (!w || C % 4 !== 0) return false;
+    k.rmsNorm(x!.byteOffset, w.byteOffset, y.byteOffset, rstd.byteOffset, rowsOf(xi!.shape), C, num(attrs, 'eps'));
+    return true;
+  },
 };
 
 const rmsNormGrad: FluxKernelSpec = {
@@ -143,6 +149,14 @@ const rmsNormGrad: FluxKernelSpec = {
       }
     }
     if (acc) storeColumnSums(acc, dw);
+  },
+  runSimd([dy, x, rstd, w], [dx, dw], [dyi], _attrs, k, backend) {
+    const C = lastDim(dyi!.shape);
+    if (!w || C % 4 !== 0) return false;
+    withF64Accumulators(backend, C, [dw], ([acc]) =>
+      k.rmsNormGrad(dy!.byteOffset, x!.byteOffset, rstd!.byteOffset, w.byteOffset, dx.byteOffset, acc!, rowsOf(dyi!.shape), C),
+    );
+    return true;
   },
 };
 
@@ -274,6 +288,14 @@ const geluBackward: FluxKernelSpec = {
     }
     storeColumnSums(acc, db);
   },
+  runSimd([dy, d], [dx, db], [dyi], attrs, k, backend) {
+    const C = lastDim(dyi!.shape);
+    if (C % 4 !== 0) return false;
+    const R = rowsOf(dyi!.shape);
+    if (!attrs.hasBias) k.colGrad(dy!.byteOffset, d!.byteOffset, 0, dx.byteOffset, 0, 0, R, C, 2);
+    else withF64Accumulators(backend, C, [db], ([acc]) => k.colGrad(dy!.byteOffset, d!.byteOffset, 0, dx.byteOffset, acc!, 0, R, C, 2));
+    return true;
+  },
 };
 
 const residual: FluxKernelSpec = {
@@ -314,6 +336,14 @@ const residualGrad: FluxKernelSpec = {
       }
     }
     storeColumnSums(acc, dg);
+  },
+  runSimd([dy, y, g], [dyy, dg], [dyi], _attrs, k, backend) {
+    const C = lastDim(dyi!.shape);
+    if (C % 4 !== 0) return false;
+    withF64Accumulators(backend, C, [dg], ([acc]) =>
+      k.colGrad(dy!.byteOffset, y!.byteOffset, g!.byteOffset, dyy.byteOffset, acc!, 0, rowsOf(dyi!.shape), C, 0),
+    );
+    return true;
   },
 };
 
@@ -357,6 +387,14 @@ const channelAffineGrad: FluxKernelSpec = {
     }
     storeColumnSums(accS, ds);
     if (accB) storeColumnSums(accB, db);
+  },
+  runSimd([dy, x, s], [dx, ds, db], [dyi], attrs, k, backend) {
+    const C = lastDim(dyi!.shape);
+    if (C % 4 !== 0) return false;
+    withF64Accumulators(backend, C, attrs.hasBias ? [ds, db] : [ds], ([accS, accB]) =>
+      k.colGrad(dy!.byteOffset, x!.byteOffset, s!.byteOffset, dx.byteOffset, accS!, accB ?? 0, rowsOf(dyi!.shape), C, 1),
+    );
+    return true;
   },
 };
 
@@ -439,6 +477,12 @@ const sumRows: FluxKernelSpec = {
     const acc = new Float64Array(C);
     for (let o = 0; o < n; o += C) for (let c = 0; c < C; c++) acc[c] += x![o + c];
     storeColumnSums(acc, out);
+  },
+  runSimd([x], [out], [xi], _attrs, k, backend) {
+    const C = lastDim(xi!.shape);
+    if (C % 4 !== 0) return false;
+    withF64Accumulators(backend, C, [out], ([acc]) => k.colGrad(x!.byteOffset, 0, 0, 0, acc!, 0, rowsOf(xi!.shape), C, 3));
+    return true;
   },
 };
 

@@ -35,7 +35,11 @@ import {
   tensorId,
   type WasmBackendLike,
 } from './wasm-heap.js';
-import { simdKernels, type SimdKernels } from './simd.js';
+import { simdAllowed, simdKernels, type SimdKernels } from './simd.js';
+import { chooseSingleThread, recordProductTime, singleThreadAvailable, singleThreaded } from './wasm-pool.js';
+
+/** Multiply-adds per product up to which a batched product runs single-threaded (env FLUX_SMALL_PRODUCT). */
+const SMALL_PRODUCT = Number(process.env.FLUX_SMALL_PRODUCT ?? 8 * 1024 * 1024);
 
 type MatMulFn = (
   aId: number,
@@ -145,6 +149,21 @@ export function permuteInto(src: Float32Array, dst: Float32Array, shape: number[
   const idx = new Array<number>(lead).fill(0);
   const total = lead === 0 ? 1 : outShape.slice(0, lead).reduce((a, b) => a * b, 1);
   const strides = perm.slice(0, lead).map((p) => inStrides[p]);
+  if (block === 'copy' && simd != null && (tail & 3) === 0 && lead >= 1 && simdAllowed('copyRows')) {
+    // One SIMD call per run of the innermost iterated axis: its blocks are `tail` floats at a fixed source stride.
+    const rows = outShape[lead - 1];
+    const outer = total / rows;
+    const sStride = strides[lead - 1] * 4;
+    const oIdx = new Array<number>(lead - 1).fill(0);
+    let so = 0;
+    let dOff = 0;
+    for (let it = 0; it < outer; it++) {
+      simd.copyRows(src.byteOffset + 4 * so, dst.byteOffset + 4 * dOff, rows, tail, sStride, tail * 4);
+      dOff += rows * tail;
+      so += advanceIndex(oIdx, outShape, strides, lead - 1);
+    }
+    return;
+  }
   const step = block === 'transpose' ? rows * cols : tail;
   let srcOff = 0;
   let dstOff = 0;
@@ -185,6 +204,76 @@ interface MatMulAttrs {
   transposeB: boolean;
 }
 
+/**
+ * XNNPACK packs the right operand of every product (a scalar copy, ~4× the cost of a SIMD transpose per float)
+ * and a fresh tensor is packed on every call; the left operand is read as it is. For a 2-D product C = A·B the
+ * same result comes from Cᵀ = Bᵀ·Aᵀ with Aᵀ packed instead of B. Which is cheaper, counting transposes as 1 and
+ * packing as PACK_COST per float: for a weight gradient xᵀ·dy with more outputs than inputs (fc1, qkv) the
+ * transposed route packs x instead of the wider dy.
+ */
+const PACK_COST = 4;
+let transposedRoute = process.env.FLUX_MATMUL_TRANSPOSED_ROUTE !== '0';
+
+/** Turns the transposed route for 2-D products on or off (default on; env FLUX_MATMUL_TRANSPOSED_ROUTE=0). For comparisons. */
+export function setMatMulTransposedRoute(on: boolean): void {
+  transposedRoute = on;
+}
+
+function transposedRouteCheaper(M: number, K: number, N: number, tA: boolean, tB: boolean): boolean {
+  if (!transposedRoute) return false;
+  const direct = (tA ? M * K : 0) + (tB ? K * N : 0) + PACK_COST * K * N;
+  const swapped = (tB ? 0 : K * N) + (tA ? 0 : K * M) + PACK_COST * K * M + M * N;
+  return swapped < 0.8 * direct;
+}
+
+/** C [M,N] = op(A)·op(B) computed as (Bᵀ·Aᵀ)ᵀ: left operand Bᵀ [N,K], packed operand Aᵀ [K,M], result transposed. */
+function matMulTransposed(
+  backend: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  M: number,
+  K: number,
+  N: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  outShape: number[],
+): TensorInfo {
+  // b is [N,K] when transposeB (Bᵀ as stored), else [K,N]; a is [K,M] when transposeA (Aᵀ as stored), else [M,K].
+  const tL = transposeB ? 0 : backend.wasm._malloc(N * K * 4);
+  const tW = transposeA ? 0 : backend.wasm._malloc(K * M * 4);
+  const tC = backend.wasm._malloc(N * M * 4);
+  const out = backend.makeOutput(outShape, 'float32');
+  const aliases: number[] = [];
+  try {
+    const buf = heapBuffer(backend);
+    const simd = simdKernels(backend);
+    const aOff = heapOffset(backend, a);
+    const bOff = heapOffset(backend, b);
+    if (tL !== 0) transposeMatrix(simd, new Float32Array(buf, bOff, K * N), 0, new Float32Array(buf, tL, K * N), 0, K, N);
+    if (tW !== 0) transposeMatrix(simd, new Float32Array(buf, aOff, M * K), 0, new Float32Array(buf, tW, M * K), 0, M, K);
+    const alias = (off: number, size: number) => {
+      const id = registerAlias(backend, off, size);
+      aliases.push(id);
+      return id;
+    };
+    const leftId = tL !== 0 ? alias(tL, N * K) : tensorId(backend, b);
+    const wId = tW !== 0 ? alias(tW, K * M) : tensorId(backend, a);
+    const cId = alias(tC, N * M);
+    xnnMatMul(backend)(leftId, shapeBytes([1, N, K]), 3, wId, shapeBytes([1, K, M]), 3, false, false, cId);
+    const buf2 = heapBuffer(backend);
+    transposeMatrix(simd, new Float32Array(buf2, tC, N * M), 0, new Float32Array(buf2, heapOffset(backend, out), N * M), 0, N, M);
+    return out;
+  } catch (e) {
+    backend.disposeData(out.dataId, true);
+    throw e;
+  } finally {
+    for (const id of aliases) releaseAlias(backend, id);
+    if (tL !== 0) backend.wasm._free(tL);
+    if (tW !== 0) backend.wasm._free(tW);
+    backend.wasm._free(tC);
+  }
+}
+
 function batchMatMulWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { inputs, backend, attrs } = args;
   const a = inputs.a as TensorInfo;
@@ -220,6 +309,9 @@ function batchMatMulWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
   }
   const batch = Math.max(batchA, batchB);
   const outShape = [...outer, M, N];
+  if (batch === 1 && M * N * K > 0 && transposedRouteCheaper(M, K, N, transposeA, transposeB)) {
+    return matMulTransposed(backend, a, b, M, K, N, transposeA, transposeB, outShape);
+  }
 
   // Temporaries for explicit transposes, then the output; views are taken after the last allocation.
   const tA = transposeA && M * K > 0 ? backend.wasm._malloc(batchA * M * K * 4) : 0;
@@ -264,18 +356,30 @@ function batchMatMulWasm(args: Parameters<KernelFunc>[0]): TensorInfo {
       return out;
     }
     const aShape = shapeBytes([1, M, K]);
-    for (let i = 0; i < batch; i++) {
-      const ai = registerAlias(backend, aOff + (batchA === 1 ? 0 : i) * M * K * 4, M * K);
-      const bi = registerAlias(backend, bOff + i * K * N * 4, K * N);
-      const oi = registerAlias(backend, outOff + i * M * N * 4, M * N);
-      try {
-        mm(ai, aShape, 3, bi, bShape, 3, false, false, oi);
-      } finally {
-        releaseAlias(backend, ai);
-        releaseAlias(backend, bi);
-        releaseAlias(backend, oi);
+    const perBatch = (): void => {
+      for (let i = 0; i < batch; i++) {
+        const ai = registerAlias(backend, aOff + (batchA === 1 ? 0 : i) * M * K * 4, M * K);
+        const bi = registerAlias(backend, bOff + i * K * N * 4, K * N);
+        const oi = registerAlias(backend, outOff + i * M * N * 4, M * N);
+        try {
+          mm(ai, aShape, 3, bi, bShape, 3, false, false, oi);
+        } finally {
+          releaseAlias(backend, ai);
+          releaseAlias(backend, bi);
+          releaseAlias(backend, oi);
+        }
       }
-    }
+    };
+    // Small products (the per-(clip, head) attention matmuls) run on this thread alone: at a few MFLOP the
+    // pool's hand-off costs more than the second core gives back (see wasm-pool.ts).
+    if (M * N * K <= SMALL_PRODUCT && singleThreadAvailable(backend)) {
+      const key = `${M}x${K}x${N}`;
+      const single = chooseSingleThread(key);
+      const t0 = performance.now();
+      if (single) singleThreaded(backend, perBatch);
+      else perBatch();
+      recordProductTime(key, single, (performance.now() - t0) / batch);
+    } else perBatch();
     return out;
   } finally {
     if (tA !== 0) backend.wasm._free(tA);

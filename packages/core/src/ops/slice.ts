@@ -21,8 +21,10 @@ import {
 } from '@tensorflow/tfjs-core';
 
 import { advanceIndex, heapBuffer, heapOffset, isWasmBackend } from './wasm-heap.js';
+import { simdAllowed, simdKernels, type SimdKernels } from './simd.js';
 
 type View = Float32Array | Int32Array | Uint8Array;
+
 
 function viewOf(dtype: string, buf: ArrayBufferLike, off: number, n: number): View {
   if (dtype === 'float32') return new Float32Array(buf, off, n);
@@ -31,7 +33,7 @@ function viewOf(dtype: string, buf: ArrayBufferLike, off: number, n: number): Vi
 }
 
 /** dst = x[begin : begin + size] for a row-major `shape` (all arrays of the same element type). */
-export function sliceInto(src: View, shape0: number[], begin0: number[], size0: number[], dst: View): void {
+export function sliceInto(src: View, shape0: number[], begin0: number[], size0: number[], dst: View, simd: SimdKernels | null = null): void {
   // Small integers (Smis) throughout: shapes computed by division (tfjs's -1 inference, split sizes) are
   // stored as doubles, and double-valued indices send every typed-array access down V8's slow path (~10×).
   const shape = shape0.map((v) => v | 0);
@@ -59,6 +61,18 @@ export function sliceInto(src: View, shape0: number[], begin0: number[], size0: 
   let srcOff = begin[k] * strides[k];
   for (let d = 0; d < lead; d++) srcOff += begin[d] * strides[d];
   let dstOff = 0;
+  if (simd != null && src.BYTES_PER_ELEMENT === 4 && (run & 3) === 0 && lead >= 1 && simdAllowed('copyRows')) {
+    // One SIMD call per run of the innermost iterated axis (e.g. every row of a q/k/v split).
+    const rows = size[lead - 1];
+    const outer = total / rows;
+    const oIdx = new Array<number>(lead - 1).fill(0);
+    for (let it = 0; it < outer; it++) {
+      simd.copyRows(src.byteOffset + 4 * srcOff, dst.byteOffset + 4 * dstOff, rows, run, strides[lead - 1] * 4, run * 4);
+      dstOff += rows * run;
+      srcOff += advanceIndex(oIdx, size, strides, lead - 1);
+    }
+    return;
+  }
   for (let it = 0; it < total; it++) {
     if (run >= 512) dst.set(src.subarray(srcOff, srcOff + run), dstOff);
     else for (let j = 0; j < run; j++) dst[dstOff + j] = src[srcOff + j];
@@ -89,6 +103,7 @@ function sliceOut(backend: Parameters<KernelFunc>[0]['backend'], x: TensorInfo, 
     begin,
     size,
     viewOf(x.dtype, buf, heapOffset(backend, out), n),
+    simdKernels(backend),
   );
   return out;
 }
