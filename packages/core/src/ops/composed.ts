@@ -167,19 +167,29 @@ const composedSoftmax: SoftmaxImpl = {
 
 /**
  * Scaled dot-product attention `softmax(q·kᵀ·scale)·v` on [..., N, d] × [..., M, d] × [..., M, dv] (equal
- * leading dims) → [..., N, dv], as one differentiable op that keeps q, k, v and the probabilities [..., N, M]
- * for its gradient and nothing else (the scores are freed inside the op). The scale is applied to q before the
- * product, and to the [..., N, d] / [..., M, d] gradients after it, never to an [N, M] tensor.
+ * leading dims) → [..., N, dv], as one differentiable op that keeps q, k, v, the probabilities [..., N, M]
+ * and the output for its gradient and nothing else (the scores are freed inside the op). The scale is applied
+ * to q before the product, and to the [..., N, d] / [..., M, d] gradients after it, never to an [N, M] tensor.
+ *
+ * Backward with the composed softmax: dS = P ⊙ (dO·Vᵀ − D) with D = rowsum(dO ⊙ O) (= rowsum(dP ⊙ P), as
+ * flash attention computes it, from [N, dv] tensors), and the subtraction folded into the product as one
+ * more inner column — [dO, D]·[V, −1]ᵀ — so the [N, M] gradient costs one product and one multiply.
  */
 export function attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, scale: number, softmax: SoftmaxImpl = composedSoftmax): tf.Tensor {
   return custom((qq, kk, vv, save) => {
     const probs = tf.tidy(() => softmax.forward(tf.matMul(scale === 1 ? (qq as tf.Tensor) : tf.mul(qq as tf.Tensor, scale), kk as tf.Tensor, false, true), 1));
-    (save as Save)([qq as tf.Tensor, kk as tf.Tensor, vv as tf.Tensor, probs]);
+    const out = tf.matMul(probs, vv as tf.Tensor);
+    (save as Save)([qq as tf.Tensor, kk as tf.Tensor, vv as tf.Tensor, probs, out]);
     return {
-      value: tf.matMul(probs, vv as tf.Tensor),
-      gradFunc: (dy, [qs, ks, vs, ps]) => {
+      value: out,
+      gradFunc: (dy, [qs, ks, vs, ps, os]) => {
         const dv = tf.matMul(ps, dy, true, false);
-        const ds = tf.tidy(() => softmax.backward(tf.matMul(dy, vs, false, true), ps, 1));
+        const ds = tf.tidy(() => {
+          if (softmax !== composedSoftmax) return softmax.backward(tf.matMul(dy, vs, false, true), ps, 1);
+          const rowDot = tf.sum(tf.mul(dy, os), -1, true); // [..., N, 1]
+          const minusOne = tf.fill([...vs.shape.slice(0, -1), 1], -1);
+          return tf.mul(tf.matMul(tf.concat([dy, rowDot], -1), tf.concat([vs, minusOne], -1), false, true), ps);
+        });
         const [dq, dk] = tf.tidy(() => {
           const gq = tf.matMul(ds, ks);
           const gk = tf.matMul(ds, qs, true, false);
