@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Command } from 'commander';
-import { initBackend } from '@flux/core';
+import { initBackend, requestedBackend } from '@flux/core';
 import { parseInteger, parseIntList, parseNumberList } from '@flux/tune';
 
 import { DEFAULT_EVAL_OPTIONS, evaluateRun, loadRun, type EvalOptions, type ModelEvaluation } from './evaluate.js';
@@ -97,7 +97,7 @@ export async function main(argv = process.argv): Promise<void> {
   }
   for (const r of runs) if (!fs.existsSync(path.join(r, 'config.json'))) cmd.error(`error: ${r} is not a flux-tune run directory (no config.json)`);
   if (o.names && o.names.length !== runs.length) cmd.error(`error: --names has ${o.names.length} names for ${runs.length} runs`);
-  await initBackend({ backend: o.backend ?? 'auto', log: o.quiet ? false : undefined });
+  await initBackend({ backend: requestedBackend(o.backend), log: o.quiet ? false : undefined });
   const out = o.out ?? path.join('reports', `eval-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const log = o.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
   const evals: ModelEvaluation[] = [];

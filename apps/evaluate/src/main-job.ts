@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Command } from 'commander';
-import { initBackend, readMetrics } from '@flux/core';
+import { initBackend, readMetrics, requestedBackend } from '@flux/core';
 import { createFluxModel, openDataset, parseInteger, parseNumber, parseNumberList, resolveTuneConfig, tune, type TuneConfig } from '@flux/tune';
 
 import { bestAtBudget, evaluateRun, loadRun, type EvalOptions, type ModelEvaluation } from './evaluate.js';
@@ -259,7 +259,7 @@ export function buildMainCommand(): Command {
     .option('--lrs <lr,...>', `learning rates tried per arm (default ${D.lrs.join(',')})`, parseNumberList)
     .option('--time-budget <minutes>', `shrink the final runs (both alike) to finish within this (default ${D.timeBudgetMinutes})`, parseNumber(1))
     .option('--test-clips <n>', `test clips of the evaluation (default ${D.eval.testClips})`, parseInteger(1))
-    .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | wasm | cpu')
+    .option('--backend <name>', 'auto | tensorflow-gpu | tensorflow | wasm | cpu (env FLUX_BACKEND)')
     .option('-q, --quiet', 'no progress output');
 }
 
@@ -274,7 +274,7 @@ export async function main(argv = process.argv): Promise<void> {
     ...(o.lrs ? { lrs: o.lrs } : {}),
     ...(o.timeBudget ? { timeBudgetMinutes: o.timeBudget } : {}),
     ...(o.testClips ? { eval: { ...DEFAULT_MAIN_JOB.eval, testClips: o.testClips } } : {}),
-    ...(o.backend ? { backend: o.backend } : {}),
+    backend: requestedBackend(o.backend),
     ...(o.quiet ? { quiet: true } : {}),
   });
   process.stdout.write(`${r.report}\n${r.checks.map((c) => `${c.pass ? 'PASS' : 'MISS'} ${c.name}: ${c.measured}`).join('\n')}\nwall time ${(r.seconds / 60).toFixed(1)} min\n`);

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { Command, Option } from 'commander';
-import { initBackend } from '@flux/core';
+import { initBackend, requestedBackend } from '@flux/core';
 
 import { ConfigError, DEFAULT_TUNE_CONFIG, resolveTuneConfig, type TuneConfig } from './config.js';
 import { parseGrid, parseInteger, parseIntList, parseNumber, parseNumberList, parsePair, parseRange } from './cli-options.js';
@@ -196,7 +196,7 @@ export async function main(argv = process.argv): Promise<void> {
     throw err;
   }
   const out = o.out ?? path.join('runs', `tune-${cfg.mode}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const backend = await initBackend({ backend: cfg.backend, log: o.quiet ? false : undefined });
+  const backend = await initBackend({ backend: requestedBackend(o.backend, cfg.backend), log: o.quiet ? false : undefined });
   void backend;
   try {
     const r = await tune(cfg, { out, resume: o.resume ?? false, overwrite: o.overwrite ?? false, createModel: createFluxModel, quiet: o.quiet ?? false });

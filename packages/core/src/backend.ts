@@ -278,6 +278,15 @@ function defaultThreads(): number {
 }
 
 /**
+ * The backend a command-line tool should ask {@link initBackend} for: its explicit flag, else `FLUX_BACKEND`,
+ * else `fallback` (e.g. a config file's value; default `auto`). A CLI whose option defaults to `auto` would
+ * otherwise hide the environment variable.
+ */
+export function requestedBackend(flag?: string | null, fallback = 'auto'): string {
+  return flag ?? process.env.FLUX_BACKEND ?? fallback;
+}
+
+/**
  * Chooses, initialises and reports the tfjs backend (see the module doc for the order). Call it once at
  * start-up, before creating tensors. Throws if a backend named by option / `FLUX_BACKEND` cannot load.
  */

@@ -4,6 +4,7 @@ export { gradientsRegistered } from './gradients.js';
 export {
   initBackend,
   backendReport,
+  requestedBackend,
   BACKEND_ORDER,
   type BackendKind,
   type BackendReport,

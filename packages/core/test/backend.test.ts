@@ -6,7 +6,7 @@ import path from 'node:path';
 import { nativeAvailable } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendReport, initBackend } from '../src/index.js';
+import { backendReport, initBackend, requestedBackend } from '../src/index.js';
 
 // A package left broken in node_modules, as pnpm leaves @tensorflow/tfjs-node when its install script fails.
 const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-broken-'));
@@ -113,5 +113,22 @@ describe('a script on threaded wasm', () => {
     expect(out.signal, 'killed by the timeout: the process did not exit').toBeNull();
     expect(out.status, out.stderr).toBe(0);
     expect(out.stdout.trim()).toBe(`wasm-threads ${os.availableParallelism()} 256`);
+  });
+});
+
+describe('requestedBackend (for CLIs whose --backend defaults to auto)', () => {
+  it('flag, else FLUX_BACKEND, else the fallback', () => {
+    const saved = process.env.FLUX_BACKEND;
+    try {
+      delete process.env.FLUX_BACKEND;
+      expect(requestedBackend(undefined)).toBe('auto');
+      expect(requestedBackend(undefined, 'cpu')).toBe('cpu');
+      process.env.FLUX_BACKEND = 'wasm';
+      expect(requestedBackend(undefined, 'auto')).toBe('wasm');
+      expect(requestedBackend('cpu', 'auto')).toBe('cpu');
+    } finally {
+      if (saved === undefined) delete process.env.FLUX_BACKEND;
+      else process.env.FLUX_BACKEND = saved;
+    }
   });
 });
