@@ -142,7 +142,9 @@ async function loadNative(kind: 'tensorflow-gpu' | 'tensorflow', req: (id: strin
   try {
     req(pkg);
   } catch (e) {
-    throw new Error(`${pkg}: ${firstLine(e)}`);
+    // A package whose install could not download libtensorflow: say how to build it (CPU package only).
+    const hint = kind === 'tensorflow' && /tfjs_binding/.test(String(e)) ? ' (build it with `npx flux-setup-tfjs-node`)' : '';
+    throw new Error(`${pkg}: ${firstLine(e)}${hint}`);
   }
   if (!(await trySet('tensorflow'))) throw new Error(`${pkg} loaded but the 'tensorflow' backend failed to initialise`);
   if (kind === 'tensorflow-gpu') {

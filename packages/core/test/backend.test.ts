@@ -49,7 +49,7 @@ describe('initBackend', () => {
     const cores = os.availableParallelism();
     expect(report.threads).toBe(cores);
     expect(report.skipped.map((s) => s.kind)).toEqual(['tensorflow-gpu', 'tensorflow']);
-    expect(report.skipped[1]!.reason).toMatch(/tfjs_binding\.node/);
+    expect(report.skipped[1]!.reason).toMatch(/tfjs_binding\.node.*\(build it with `npx flux-setup-tfjs-node`\)$/);
     expect(lines).toEqual([report.summary]);
     expect(report.summary).toMatch(new RegExp(`^backend wasm-threads \\(tfjs "wasm", ${cores} threads?, SIMD, fast kernels\\); skipped tensorflow-gpu`));
     expect(backendReport()).toBe(report);
