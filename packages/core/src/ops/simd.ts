@@ -131,6 +131,11 @@ function whileLt(a: number, b: number, body: number[]): number[] {
   return [BLOCK, VOID, LOOP, VOID, ...get(a), ...get(b), I32_GE_U, BR_IF, 1, ...body, BR, 0, END, END];
 }
 
+/** `rb = 4·cols; for (r = 0; r < rows; r++) row` (locals by index): the outer loop of every row kernel. */
+function rowLoop(cols: number, rb: number, r: number, rows: number, row: number[]): number[] {
+  return [...get(cols), ...i32(2), I32_SHL, ...set(rb), ...i32(0), ...set(r), ...whileLt(r, rows, row)];
+}
+
 /** local x += local y (i32). */
 const addTo = (x: number, y: number) => [...get(x), ...get(y), I32_ADD, ...set(x)];
 /** local x += constant (i32). */
@@ -289,11 +294,7 @@ function biasGeluBody(): { locals: number[][]; code: number[] } {
     ...get(D), 0x45, 0x04, VOID, 0x05, ...addTo(D, RB), END,
     ...addConst(R, 1),
   ];
-  const code = [
-    ...get(COLS), ...i32(2), I32_SHL, ...set(RB),
-    ...i32(0), ...set(R),
-    ...whileLt(R, ROWS, row),
-  ];
+  const code = rowLoop(COLS, RB, R, ROWS, row);
   return { locals: [[3, I32], [10, V128]], code };
 }
 
@@ -323,11 +324,7 @@ function rowOpBody(): { locals: number[][]; code: number[] } {
     ...whileLt(K, KEND, step),
     ...addConst(R, 1),
   ];
-  const code = [
-    ...get(COLS), ...i32(2), I32_SHL, ...set(RB),
-    ...i32(0), ...set(R),
-    ...whileLt(R, ROWS, row),
-  ];
+  const code = rowLoop(COLS, RB, R, ROWS, row);
   return { locals: [[5, I32]], code };
 }
 
@@ -392,11 +389,7 @@ function colGradBody(): { locals: number[][]; code: number[] } {
     ...addConst(R, 1),
   ];
   void ifNonZero;
-  const code = [
-    ...get(COLS), ...i32(2), I32_SHL, ...set(RB),
-    ...i32(0), ...set(R),
-    ...whileLt(R, ROWS, row),
-  ];
+  const code = rowLoop(COLS, RB, R, ROWS, row);
   return { locals: [[5, I32], [3, V128]], code };
 }
 
@@ -436,11 +429,7 @@ function rmsNormBody(): { locals: number[][]; code: number[] } {
     ...addTo(X, RB), ...addTo(Y, RB), ...addConst(RSTD, 4),
     ...addConst(R, 1),
   ];
-  const code = [
-    ...get(COLS), ...i32(2), I32_SHL, ...set(RB),
-    ...i32(0), ...set(R),
-    ...whileLt(R, ROWS, row),
-  ];
+  const code = rowLoop(COLS, RB, R, ROWS, row);
   return { locals: [[3, I32], [3, V128]], code };
 }
 
@@ -480,11 +469,7 @@ function rmsNormGradBody(): { locals: number[][]; code: number[] } {
     ...addTo(DY, RB), ...addTo(X, RB), ...addTo(DX, RB), ...addConst(RSTD, 4),
     ...addConst(R, 1),
   ];
-  const code = [
-    ...get(COLS), ...i32(2), I32_SHL, ...set(RB),
-    ...i32(0), ...set(R),
-    ...whileLt(R, ROWS, row),
-  ];
+  const code = rowLoop(COLS, RB, R, ROWS, row);
   return { locals: [[3, I32], [6, V128]], code };
 }
 
@@ -512,11 +497,7 @@ function copyRowsBody(): { locals: number[][]; code: number[] } {
     ...addTo(SRC, SS), ...addTo(DST, DS),
     ...addConst(R, 1),
   ];
-  const code = [
-    ...get(FLOATS), ...i32(2), I32_SHL, ...set(RB),
-    ...i32(0), ...set(R),
-    ...whileLt(R, ROWS, row),
-  ];
+  const code = rowLoop(FLOATS, RB, R, ROWS, row);
   return { locals: [[3, I32]], code };
 }
 
