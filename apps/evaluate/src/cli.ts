@@ -5,10 +5,17 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 import { initBackend, requestedBackend } from '@flux/core';
-import { parseInteger, parseIntList, parseNumberList } from '@flux/tune';
+import { rangeValues } from '@flux/sampling';
+import { DEFAULT_EVAL_OPTIONS, InvalidArgumentError, evaluateRun, loadRun, parseIntList, parseInteger, parseNumberList, readConfigFile, writeReport, type EvalOptions, type ModelEvaluation } from '@flux/train';
 
-import { DEFAULT_EVAL_OPTIONS, evaluateRun, loadRun, type EvalOptions, type ModelEvaluation } from './evaluate.js';
-import { writeReport } from './report.js';
+/** `4,8,12,16` or `4:16:4` (a @flux/sampling range). */
+function parseValues(v: string): number[] {
+  const m = /^(\d+):(\d+)(?::(\d+))?$/.exec(v.trim());
+  if (!m) return parseIntList(v);
+  const range = { min: Number(m[1]), max: Number(m[2]), step: Number(m[3] ?? 1) };
+  if (range.step < 1 || range.max < range.min) throw new InvalidArgumentError(`expected MIN:MAX[:STEP] with MIN ≤ MAX and STEP ≥ 1, got '${v}'.`);
+  return rangeValues(range);
+}
 
 const D = DEFAULT_EVAL_OPTIONS;
 
@@ -29,8 +36,8 @@ export function buildEvalCommand(): Command {
     .option('--test-data <manifest>', "test on this manifest instead of the run's own test split (runs trained on a manifest)")
     .option('--search-clips <n>', `train clips for the Token Optimization search (default ${D.searchClips})`, parseInteger(1))
     .option('--fractions <f,...>', `budgets as fractions of the full grid's tokens (default ${D.fractions.join(',')})`, parseNumberList)
-    .option('--frames <F,...>', `frame counts of the table, heatmap and search (default ${D.frames.join(',')})`, parseIntList)
-    .option('--sizes <R,...>', `input sides in pixels (default ${D.sizes.join(',')})`, parseIntList)
+    .option('--frames <F,...|min:max:step>', `frame counts of the table, heatmap and search (default ${D.frames.join(',')})`, parseValues)
+    .option('--sizes <R,...|min:max:step>', `input sides in pixels (default ${D.sizes.join(',')})`, parseValues)
     .option('--heatmap-fraction <f>', `budget fraction of the F × R heatmap (default ${D.heatmapFraction})`, Number)
     .option('--no-token-optimization', 'skip the Token Optimization search')
     .option('-b, --batch-size <n>', `clips per forward pass (default ${D.batchSize})`, parseInteger(1))
@@ -66,8 +73,8 @@ interface EvalCli {
 /** Evaluation options from the file and flags (flags win). */
 export function evalOptionsFromCli(o: EvalCli): Partial<EvalOptions> {
   let file: Partial<EvalOptions> = {};
-  if (o.config) file = JSON.parse(fs.readFileSync(o.config, 'utf8')) as Partial<EvalOptions>;
-  const unknown = Object.keys(file).filter((k) => !(k in D));
+  if (o.config) file = readConfigFile(o.config) as Partial<EvalOptions>;
+  const unknown = Object.keys(file).filter((k) => !Object.hasOwn(D, k));
   if (unknown.length) throw new Error(`unknown evaluation option(s) in ${o.config}: ${unknown.join(', ')}`);
   const flags: Partial<EvalOptions> = {};
   if (o.testClips !== undefined) flags.testClips = o.testClips;

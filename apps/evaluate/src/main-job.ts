@@ -15,10 +15,22 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 import { initBackend, readMetrics, requestedBackend } from '@flux/core';
-import { createFluxModel, openDataset, parseInteger, parseNumber, parseNumberList, resolveTuneConfig, tune, type TuneConfig } from '@flux/tune';
-
-import { bestAtBudget, evaluateRun, loadRun, type EvalOptions, type ModelEvaluation } from './evaluate.js';
-import { writeReport } from './report.js';
+import {
+  bestAtBudget,
+  createFluxModel,
+  evaluateRun,
+  loadRun,
+  openDataset,
+  parseInteger,
+  parseNumber,
+  parseNumberList,
+  resolveTuneConfig,
+  tune,
+  writeReport,
+  type EvalOptions,
+  type ModelEvaluation,
+  type TuneConfig,
+} from '@flux/train';
 
 export interface MainJobOptions {
   out: string;
@@ -38,6 +50,8 @@ export interface MainJobOptions {
   timeBudgetMinutes: number;
   /** Evaluation settings. */
   eval: Partial<EvalOptions>;
+  /** Validate the final runs every N steps (the report's validation curves; 0: only at the end). */
+  evalEvery: number;
   /** Minimum full-token test top-1 for an arm to count as trained. */
   trainedThreshold: number;
   backend: string;
@@ -54,6 +68,7 @@ export const DEFAULT_MAIN_JOB: MainJobOptions = {
   sweepValClips: 256,
   timeBudgetMinutes: 20,
   eval: { testClips: 512, searchClips: 256 },
+  evalEvery: 50,
   trainedThreshold: 0.5,
   backend: 'auto',
   quiet: false,
@@ -148,7 +163,7 @@ export async function runMainJob(options: Partial<MainJobOptions> = {}): Promise
     const rows = sweeps.get(arm)!;
     // Highest validation top-1; within 1 point (e.g. all still at chance), the lower final training loss.
     const best = rows.length ? rows.slice().sort((a, b) => (Math.abs(b.valTop1 - a.valTop1) > 0.01 ? b.valTop1 - a.valTop1 : a.finalLoss - b.finalLoss))[0]!.lr : o.lrs[0]!;
-    const cfg = armConfig(o, arm, best, steps);
+    const cfg = resolveTuneConfig(armConfig(o, arm, best, steps), { evalEvery: o.evalEvery });
     const dir = path.join(o.out, 'runs', arm);
     log(`train ${arm}: lr ${best}, ${steps} steps`);
     const r = await tune(cfg, { out: dir, overwrite: true, createModel: createFluxModel, quiet: o.quiet });

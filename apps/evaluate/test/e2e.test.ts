@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { initBackend } from '@flux/core';
-import { createFluxModel, resolveTuneConfig, tune, type TuneConfig } from '@flux/tune';
+import { createFluxModel, resolveTuneConfig, tune, type TuneConfig } from '@flux/train';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { evaluateRun, loadRun } from '../src/evaluate.js';
+import { evaluateRun, loadRun } from '@flux/train';
 import { runMainJob } from '../src/main-job.js';
-import { writeReport } from '../src/report.js';
+import { writeReport } from '@flux/train';
 
 beforeAll(async () => {
   await initBackend({ backend: 'cpu', log: false });
@@ -40,7 +40,7 @@ describe('tune → eval smoke run', () => {
     const dirs: string[] = [];
     for (const mode of ['fixed', 'multi'] as const) {
       const dir = tmp(mode);
-      const r = await tune(resolveTuneConfig(tiny, { mode, steps: 2 }), { out: dir, overwrite: true, createModel: createFluxModel, quiet: true });
+      const r = await tune(resolveTuneConfig(tiny, { mode, steps: 4, evalEvery: 2 }), { out: dir, overwrite: true, createModel: createFluxModel, quiet: true });
       r.model.dispose();
       dirs.push(dir);
     }
@@ -66,7 +66,9 @@ describe('tune → eval smoke run', () => {
     const md = fs.readFileSync(file, 'utf8');
     expect(md).toContain('## Table 1 layout');
     expect(md).toContain('accuracy-vs-tokens.svg');
-    for (const f of ['accuracy-vs-tokens.svg', 'training-loss.svg', 'results.json']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+    expect(md).toContain('![validation accuracy](training-val-top1.svg)');
+    expect(fs.readFileSync(path.join(out, 'training-val-top1.svg'), 'utf8')).toContain('run1');
+    for (const f of ['accuracy-vs-tokens.svg', 'training-loss.svg', 'training-val-top1.svg', 'results.json']) expect(fs.existsSync(path.join(out, f))).toBe(true);
   }, 120_000);
 
   it('runs the main job end to end at toy scale', async () => {

@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { initBackend } from '@flux/core';
-import { createFluxModel, resolveTuneConfig, tune } from '@flux/tune';
+import { createFluxModel, resolveTuneConfig, tune } from '@flux/train';
 import { MovingMnist, writeMovingMnist } from '@flux/video';
 import { beforeAll, expect, it } from 'vitest';
 
 import { evalOptionsFromCli } from '../src/cli.js';
-import { evaluateRun, loadRun } from '../src/evaluate.js';
+import { evaluateRun, loadRun } from '@flux/train';
 
 beforeAll(async () => {
   await initBackend({ backend: 'cpu', log: false });

@@ -5,11 +5,24 @@ import path from 'node:path';
 
 import { Command, Option } from 'commander';
 import { initBackend, requestedBackend } from '@flux/core';
-
-import { ConfigError, DEFAULT_TUNE_CONFIG, resolveTuneConfig, type TuneConfig } from './config.js';
-import { parseGrid, parseInteger, parseIntList, parseNumber, parseNumberList, parsePair, parseRange } from './cli-options.js';
-import { createFluxModel } from './model-factory.js';
-import { TrainingDivergedError, tune } from './train.js';
+import { FLEXI_PRESETS, type FlexiPresetName } from '@flux/sampling';
+import {
+  ConfigError,
+  DEFAULT_TUNE_CONFIG,
+  TrainingDivergedError,
+  createFluxModel,
+  parseGrid,
+  parseInteger,
+  parseIntList,
+  parseNumber,
+  parseNumberList,
+  parsePair,
+  parseRange,
+  readConfigFile,
+  resolveTuneConfig,
+  tune,
+  type TuneConfig,
+} from '@flux/train';
 
 const D = DEFAULT_TUNE_CONFIG;
 
@@ -40,6 +53,7 @@ export function buildTuneCommand(): Command {
     .option('--grid <FxR>', `fixed grid / evaluation grid, e.g. ${D.frames}x${D.size}`, parseGrid)
     .option('--flexi-frames <min:max:step>', `flexi-sampling frame range (default ${D.flexiFrames.join(':')})`, parseRange)
     .option('--flexi-sizes <min:max:step>', `flexi-sampling side range in pixels (default ${D.flexiSizes.join(':')})`, parseRange)
+    .addOption(new Option('--flexi-preset <name>', `flexi-sampling ranges, token threshold and patch size of a @flux/sampling preset (the flags below override it)`).choices(Object.keys(FLEXI_PRESETS)))
     .option('--token-threshold <low:high>', `tokens of a sampled grid before selection (default ${D.tokenThreshold.join(':')})`, parsePair)
     .option('-k, --tokens <k,...>', `tokens kept by the selector, largest first (default ${D.tokenCounts.join(',')})`, parseIntList)
     .option('--steps <n>', `optimizer steps (default ${D.steps})`, parseInteger(1))
@@ -47,6 +61,7 @@ export function buildTuneCommand(): Command {
     .option('--lr <x>', `peak learning rate (default ${D.lr})`, parseNumber(0))
     .option('--min-lr <x>', `final learning rate of the cosine decay (default ${D.minLr})`, parseNumber(0))
     .option('--warmup-steps <n>', `linear warmup steps (default ${D.warmupSteps})`, parseInteger(0))
+    .option('--layer-decay <x>', `layer-wise lr decay: block i learns at x^(depth − i) of the rate, the embeddings at x^(depth + 1); 1 is off (default ${D.layerDecay})`, parseNumber(1e-6, 1))
     .option('--weight-decay <x>', `AdamW decoupled weight decay; not applied to norms, biases, gammas, pos-embed (default ${D.weightDecay})`, parseNumber(0))
     .option('--clip-grad <x>', `clip the global gradient norm (0: off; default ${D.clipGrad})`, parseNumber(0))
     .option('--label-smoothing <x>', `label smoothing of the cross-entropy (default ${D.labelSmoothing})`, parseNumber(0, 1))
@@ -99,6 +114,7 @@ interface CliOpts {
   grid?: { frames: number; size: number };
   flexiFrames?: [number, number, number];
   flexiSizes?: [number, number, number];
+  flexiPreset?: FlexiPresetName;
   tokenThreshold?: [number, number];
   tokens?: number[];
   steps?: number;
@@ -107,6 +123,7 @@ interface CliOpts {
   minLr?: number;
   warmupSteps?: number;
   weightDecay?: number;
+  layerDecay?: number;
   clipGrad?: number;
   labelSmoothing?: number;
   distillWeight?: number;
@@ -123,19 +140,15 @@ interface CliOpts {
 
 /** Config layers from parsed CLI options: file, then flags. */
 export function configFromCli(o: CliOpts): TuneConfig {
-  let file: Partial<TuneConfig> = {};
-  if (o.config) {
-    let text: string;
-    try {
-      text = fs.readFileSync(o.config, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`cannot read --config ${o.config}: ${(err as Error).message}`);
-    }
-    try {
-      file = JSON.parse(text) as Partial<TuneConfig>;
-    } catch (err) {
-      throw new ConfigError(`--config ${o.config} is not valid JSON: ${(err as Error).message}`);
-    }
+  const file = (o.config ? readConfigFile(o.config) : {}) as Partial<TuneConfig>;
+  // A preset is a layer between the file and the flags.
+  const preset: Partial<TuneConfig> = {};
+  if (o.flexiPreset) {
+    const p = FLEXI_PRESETS[o.flexiPreset];
+    preset.flexiFrames = [p.frames.min, p.frames.max, p.frames.step];
+    preset.flexiSizes = [p.resolution.min, p.resolution.max, p.resolution.step];
+    preset.tokenThreshold = [p.tokens.low, p.tokens.high];
+    preset.modelOverrides = { patchSize: p.patch };
   }
   const overrides: Record<string, unknown> = {};
   if (o.dim !== undefined) overrides.embedDim = o.dim;
@@ -162,6 +175,7 @@ export function configFromCli(o: CliOpts): TuneConfig {
     minLr: o.minLr,
     warmupSteps: o.warmupSteps,
     weightDecay: o.weightDecay,
+    layerDecay: o.layerDecay,
     clipGrad: o.clipGrad,
     labelSmoothing: o.labelSmoothing,
     distillWeight: o.distillWeight,
@@ -175,7 +189,7 @@ export function configFromCli(o: CliOpts): TuneConfig {
     backend: o.backend,
     ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
   };
-  return resolveTuneConfig(file, flags);
+  return resolveTuneConfig(file, preset, flags);
 }
 
 export async function main(argv = process.argv): Promise<void> {
@@ -204,6 +218,7 @@ export async function main(argv = process.argv): Promise<void> {
     process.stdout.write(
       `run ${r.runDir}: ${r.steps} steps in ${r.seconds.toFixed(0)} s, final loss ${r.finalLoss.toFixed(4)}` +
         (full ? `, val top-1 ${(full.top1 * 100).toFixed(1)}% (full tokens)` : '') +
+        (r.best && r.best.step !== r.steps ? `; best val top-1 ${(r.best.value * 100).toFixed(1)}% at step ${r.best.step} (${r.best.path})` : '') +
         '\n' +
         r.val
           .filter((v) => v.k !== null)

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 import { buildTuneCommand, configFromCli } from '../src/cli.js';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '@flux/train';
 import { tmpDir } from './helpers.js';
 
 function run(args: string[]): { out: string; err: string; code: number | undefined } {
@@ -58,5 +58,25 @@ describe('flux-tune CLI', () => {
     fs.writeFileSync(file, '{ nope');
     expect(() => configFromCli({ config: file })).toThrow(ConfigError);
     expect(() => configFromCli({ tokens: [4, 8] })).toThrow(/strictly decreasing/);
+    fs.writeFileSync(file, '[1, 2]');
+    expect(() => configFromCli({ config: file })).toThrow(/must hold a JSON object/);
+    fs.writeFileSync(file, JSON.stringify({ constructor: 1 }));
+    expect(() => configFromCli({ config: file })).toThrow(/unknown config key 'constructor'/);
+  });
+
+  it('--data / --val-data, a @flux/sampling --flexi-preset under the flags, and --layer-decay', () => {
+    const cmd = buildTuneCommand();
+    cmd.parse(['node', 'flux-tune', '--data', 'train.csv', '--val-data', 'val.csv', '--flexi-preset', 'moving-mnist', '--flexi-frames', '4:8:2', '--layer-decay', '0.75']);
+    const cfg = configFromCli(cmd.opts());
+    expect(cfg.data).toBe('train.csv');
+    expect(cfg.valData).toBe('val.csv');
+    // The preset (F 4..16:2, R 32..64:8, T 128–512, patch 8), with --flexi-frames overriding its frames.
+    expect(cfg.flexiFrames).toEqual([4, 8, 2]);
+    expect(cfg.flexiSizes).toEqual([32, 64, 8]);
+    expect(cfg.tokenThreshold).toEqual([128, 512]);
+    expect(cfg.modelOverrides.patchSize).toBe(8);
+    expect(cfg.layerDecay).toBe(0.75);
+    expect(run(['--flexi-preset', 'nope']).err).toMatch(/Allowed choices are paper-ablation, official-tuning, flux-clip, moving-mnist/);
+    expect(run(['--layer-decay', '2']).err).toMatch(/--layer-decay.*must be in/s);
   });
 });

@@ -4,10 +4,10 @@
  */
 import { gridTokens, rangeValues, validateGridSpace, type IntRange } from './config.js';
 
-/** The grids a search may visit. */
+/** The grids a search may visit: ranges, or explicit lists of values (any order; duplicates ignored). */
 export interface TokenSearchSpace {
-  frames: IntRange;
-  resolution: IntRange;
+  frames: IntRange | readonly number[];
+  resolution: IntRange | readonly number[];
   patch: number;
   /** Where to start; default: R = resolution.max and the smallest F whose pool holds the budget. */
   start?: { frames?: number; resolution?: number };
@@ -53,13 +53,31 @@ export async function searchTokenPlan(
   options: TokenSearchOptions = {},
 ): Promise<{ best: TokenPlan & { score: number }; trace: TokenSearchStep[] }> {
   if (!Number.isInteger(budget) || budget < 1) throw new RangeError(`searchTokenPlan: budget must be an integer ≥ 1, got ${budget}`);
-  validateGridSpace(space, 'searchTokenPlan');
+  const { patch } = space;
+  const asList = (v: IntRange | readonly number[], what: string): number[] => {
+    if (!Array.isArray(v)) return [];
+    const list = [...new Set(v as readonly number[])].sort((a, b) => a - b);
+    if (!list.length) throw new RangeError(`searchTokenPlan: ${what} is an empty list`);
+    for (const x of list) if (!Number.isInteger(x) || x < 1) throw new RangeError(`searchTokenPlan: ${what} values must be integers ≥ 1, got ${x}`);
+    return list;
+  };
+  const fList = asList(space.frames, 'frames');
+  const rList = asList(space.resolution, 'resolution');
+  // Ranges are checked as a grid space; lists by their values (with a stand-in range for what is a list).
+  validateGridSpace(
+    {
+      patch,
+      frames: Array.isArray(space.frames) ? { min: fList[0]!, max: fList[0]!, step: 1 } : (space.frames as IntRange),
+      resolution: Array.isArray(space.resolution) ? { min: patch, max: patch, step: 1 } : (space.resolution as IntRange),
+    },
+    'searchTokenPlan',
+  );
+  for (const r of rList) if (r % patch !== 0) throw new RangeError(`searchTokenPlan: resolution ${r} is not a multiple of the patch size (${patch})`);
   const minGain = options.minGain ?? 0;
   if (!(minGain >= 0)) throw new RangeError(`searchTokenPlan: minGain must be ≥ 0, got ${minGain}`);
-  const { patch } = space;
   const maxTokens = space.maxTokens ?? Infinity;
-  const fs = rangeValues(space.frames);
-  const rs = rangeValues(space.resolution);
+  const fs = Array.isArray(space.frames) ? fList : rangeValues(space.frames as IntRange);
+  const rs = Array.isArray(space.resolution) ? rList : rangeValues(space.resolution as IntRange);
   const r0 = space.start?.resolution ?? rs[rs.length - 1];
   if (!rs.includes(r0)) throw new RangeError(`searchTokenPlan: start.resolution (${r0}) is not in the resolution range ${rs.join(', ')}`);
   const f0 = space.start?.frames ?? fs.find((f) => gridTokens(f, r0, patch) >= budget) ?? fs[fs.length - 1];

@@ -5,6 +5,24 @@ import { gridTokens, searchTokenPlan, type TokenPlan } from '../src/index.js';
 const space = { frames: { min: 4, max: 24, step: 2 }, resolution: { min: 112, max: 336, step: 28 }, patch: 14 };
 
 describe('searchTokenPlan', () => {
+  it('takes explicit value lists: a list equal to a range gives the same trace; an uneven list visits only its values', async () => {
+    const acc = (p: TokenPlan) => 100 - Math.abs(p.frames - 16) - Math.abs(p.resolution - 168) / 14;
+    const fromRange = await searchTokenPlan(2048, { ...space, start: { resolution: 224 } }, acc);
+    const lists = { frames: [24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 4], resolution: [112, 140, 168, 196, 224, 252, 280, 308, 336], patch: 14 };
+    const fromList = await searchTokenPlan(2048, { ...lists, start: { resolution: 224 } }, acc);
+    expect(fromList.trace).toEqual(fromRange.trace);
+    // Budget 8 at patch 16: R = 32 has 4 tokens a frame → start at F = 2, then 4 and 8 (no 3, 5, 6, 7 exist).
+    const uneven = await searchTokenPlan(8, { frames: [8, 2, 4], resolution: [16, 32], patch: 16 }, (p) => p.frames * 10 - p.resolution / 16);
+    expect(uneven.trace.map((t) => `${t.phase}:${t.frames}x${t.resolution}`)).toEqual(['start:2x32', 'frames:4x32', 'frames:8x32']);
+    for (const t of uneven.trace) {
+      expect([2, 4, 8]).toContain(t.frames);
+      expect([16, 32]).toContain(t.resolution);
+    }
+    await expect(searchTokenPlan(64, { frames: [], resolution: [16], patch: 16 }, () => 1)).rejects.toThrow(/frames is an empty list/);
+    await expect(searchTokenPlan(64, { frames: [2, 4], resolution: [16, 24], patch: 16 }, () => 1)).rejects.toThrow(/resolution 24 is not a multiple of the patch size/);
+    await expect(searchTokenPlan(64, { frames: [2, 1.5], resolution: [16], patch: 16 }, () => 1)).rejects.toThrow(/integers ≥ 1, got 1.5/);
+  });
+
   it('raises F, then trades R for F, stopping at the first non-improvement (golden trace)', async () => {
     // Accuracy peaks at F = 16, R = 168 (the anti-diagonal sweet spot).
     const acc = (p: TokenPlan) => 100 - Math.abs(p.frames - 16) - Math.abs(p.resolution - 168) / 14;

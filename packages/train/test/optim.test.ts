@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { AdamW, defaultDecay } from '../src/optim/adamw.js';
+import { vitLayerDecay, vitLayerId } from '../src/optim/lrd.js';
 import { cosineLr } from '../src/optim/schedule.js';
 import { setupBackend } from './helpers.js';
 
@@ -28,6 +29,57 @@ function refAdamW(p: number[], grads: number[][], lrs: number[], o: { b1: number
 }
 
 describe('AdamW', () => {
+  it('layer-wise lr decay: each parameter steps at lr × its scale (hand-computed AdamW at the scaled rate)', () => {
+    const depth = 2;
+    const names = ['pos_embed', 'patch_embed.proj.weight', 'blocks.0.attn.qkv.weight', 'blocks.1.mlp.fc2.weight', 'head.0.weight'];
+    const scale = vitLayerDecay(depth, 0.5);
+    // BEiT / VideoMAE get_num_layer_for_vit: embeddings 0, blocks.i → i + 1, the rest depth + 1; scale decay^(depth + 1 − id).
+    expect(names.map((n) => vitLayerId(n, depth))).toEqual([0, 0, 1, 2, 3]);
+    expect(names.map((n) => scale(n))).toEqual([0.125, 0.125, 0.25, 0.5, 1]);
+    expect(vitLayerId('module.blocks.1.norm1.weight', depth)).toBe(2);
+    expect(() => vitLayerId('blocks.7.norm1.weight', depth)).toThrow(/block 7 of a 2-block/);
+    expect(() => vitLayerDecay(depth, 0)).toThrow(RangeError);
+    const vars = names.map((n, i) => tf.variable(tf.tensor2d([0.5 + i, -1], [1, 2]), true, `lrd/${i}`));
+    const opt = new AdamW(
+      names.map((name, i) => ({ name, variable: vars[i]! })),
+      { weightDecay: 0.1, maxGradNorm: 0, lrScale: scale },
+    );
+    expect(opt.lrScales).toEqual([0.125, 0.125, 0.25, 0.5, 1]);
+    const g = [
+      [0.3, -0.1],
+      [-0.2, 0.4],
+    ];
+    const lrs = [0.1, 0.05];
+    for (let s = 0; s < 2; s++) {
+      const grads = Object.fromEntries(names.map((n) => [n, tf.tensor2d(g[s]!, [1, 2])]));
+      expect(opt.step(grads, lrs[s]!).nonFiniteParam).toBeNull();
+      Object.values(grads).forEach((t) => t.dispose());
+    }
+    names.forEach((n, i) => {
+      const decayed = defaultDecay(n, [1, 2]);
+      const want = refAdamW([0.5 + i, -1], g, lrs.map((lr) => lr * scale(n)), { b1: 0.9, b2: 0.999, eps: 1e-8, wd: decayed ? 0.1 : 0 });
+      Array.from(vars[i]!.dataSync()).forEach((x, j) => expect(x).toBeCloseTo(want[j]!, 6));
+    });
+    vars.forEach((v) => v.dispose());
+  });
+
+  it('an update that would make a weight non-finite is reported and not applied (weights and moments unchanged)', () => {
+    const W = tf.variable(tf.tensor1d([1, 2, 3]), true, 'nf/w');
+    const opt = new AdamW([{ name: 'w', variable: W }], { weightDecay: 0, maxGradNorm: 0 });
+    const g = tf.tensor1d([0.1, 0.1, 0.1]);
+    expect(opt.step({ w: g }, 1e-3).nonFiniteParam).toBeNull();
+    const before = Array.from(W.dataSync());
+    const state = opt.getState();
+    const r = opt.step({ w: g }, 1e39); // a step of ~1e39 overflows float32
+    expect(r.nonFiniteParam).toBe('w');
+    expect(Number.isFinite(r.gradNorm)).toBe(true);
+    expect(Array.from(W.dataSync())).toEqual(before);
+    expect(opt.stepCount).toBe(1);
+    expect(Array.from(opt.getState().m[0]!)).toEqual(Array.from(state.m[0]!));
+    g.dispose();
+    W.dispose();
+  });
+
   it('matches hand-computed AdamW over three steps (decayed matrix, undecayed bias)', () => {
     const W = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]), true, 'test/w');
     const b = tf.variable(tf.tensor1d([0.1, -0.2]), true, 'test/b');

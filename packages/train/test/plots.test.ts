@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { escapeXml, svgHeatmap, svgLineChart } from '../src/plots.js';
+import { escapeXml, svgHeatmap, svgLineChart } from '../src/report/plots.js';
 
 /** A strict-enough XML well-formedness check: balanced tags, quoted attributes, escaped text. */
 function assertWellFormed(svg: string): void {
@@ -73,5 +73,29 @@ describe('SVG plots', () => {
 
   it('escapes XML', () => {
     expect(escapeXml(`a<b>&"c'`)).toBe('a&lt;b&gt;&amp;&quot;c&apos;');
+  });
+});
+
+describe('training curves from metrics.jsonl', () => {
+  it('validation top-1 vs step per run; null when a run validated only once', async () => {
+    const { valChart, lossChart } = await import('../src/report/report.js');
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-curves-'));
+    const lines = [
+      { step: 1, loss: 2.1, ce: [2.1] },
+      { step: 2, loss: 1.9, ce: [1.9] },
+      { step: 2, event: 'val', top1: 0.25, top5: 0.8 },
+      { step: 4, event: 'val', top1: 0.625, top5: 1 },
+    ];
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const svg = valChart([{ name: 'flux-run', dir }], 0.125)!;
+    expect(svg).toContain('flux-run');
+    expect(svg).toContain('chance');
+    expect(svg).toMatch(/<polyline[^>]*points="[^"]+ [^"]+"/); // two points
+    expect(lossChart([{ name: 'flux-run', dir }])).toContain('<polyline');
+    fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.slice(0, 3).map((l) => JSON.stringify(l)).join('\n') + '\n');
+    expect(valChart([{ name: 'flux-run', dir }])).toBeNull();
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { readMetrics } from '@flux/core';
 
-import { bestAtBudget, type ModelEvaluation } from './evaluate.js';
+import { bestAtBudget, type ModelEvaluation } from '../supervised/budgets.js';
 import { svgHeatmap, svgLineChart, type LineSeries } from './plots.js';
 
 const pct = (x: number) => (x * 100).toFixed(1);
@@ -99,6 +99,35 @@ export function lossChart(runs: { name: string; dir: string }[]): string | null 
   return svgLineChart({ title: 'Training loss (cross-entropy of the largest head)', xLabel: 'step', yLabel: 'loss', series, xTicks: ticks, width: 720 });
 }
 
+/**
+ * Validation top-1 (full grid, all tokens) vs step of several runs, from the `event: "val"` lines of their
+ * metrics.jsonl; null when no run validated during training (a single end point is no curve).
+ */
+export function valChart(runs: { name: string; dir: string }[], chance?: number): string | null {
+  const series: LineSeries[] = [];
+  for (const r of runs) {
+    const file = path.join(r.dir, 'metrics.jsonl');
+    if (!fs.existsSync(file)) continue;
+    const pts = readMetrics(file)
+      .filter((m) => m.event === 'val' && typeof m.top1 === 'number' && typeof m.step === 'number')
+      .map((m) => [m.step as number, (m.top1 as number) * 100] as [number, number]);
+    if (pts.length >= 2) series.push({ name: r.name, points: pts });
+  }
+  if (!series.length) return null;
+  const maxStep = Math.max(...series.flatMap((s) => s.points.map(([x]) => x)));
+  const ticks = Array.from({ length: 5 }, (_, i) => Math.round((maxStep * (i + 1)) / 5));
+  return svgLineChart({
+    title: 'Validation top-1 during training (full grid, all tokens)',
+    xLabel: 'step',
+    yLabel: 'val top-1 (%)',
+    series,
+    xTicks: ticks,
+    yRange: [0, 100],
+    width: 720,
+    ...(chance !== undefined ? { reference: { y: chance * 100, label: 'chance' } } : {}),
+  });
+}
+
 /** Writes `name` into `dir` and returns the relative link. */
 export function writeAsset(dir: string, name: string, content: string): string {
   fs.mkdirSync(dir, { recursive: true });
@@ -135,9 +164,12 @@ export function writeReport(outDir: string, input: ReportInput): string {
     parts.push(`![${e.name} heatmap](${f})`, '');
   }
   const lc = input.runs ? lossChart(input.runs) : null;
-  if (lc) {
-    const f = writeAsset(outDir, 'training-loss.svg', lc);
-    parts.push('## Training curves', '', `![training loss](${f})`, '');
+  const vc = input.runs ? valChart(input.runs, input.chance) : null;
+  if (lc || vc) {
+    parts.push('## Training curves', '');
+    if (lc) parts.push(`![training loss](${writeAsset(outDir, 'training-loss.svg', lc)})`, '');
+    if (vc) parts.push(`![validation accuracy](${writeAsset(outDir, 'training-val-top1.svg', vc)})`, '');
+    if (!vc) parts.push('(No validation curve: the runs validated only at the end — train with `--eval-every N` for one.)', '');
   }
   const trace = input.evals.flatMap((e) =>
     e.budgets

@@ -1,3 +1,6 @@
+import { ConfigError } from '../cli.js';
+import type { ClipSampling } from '../data.js';
+
 /**
  * The configuration of one tuning run: a flat, JSON-serialisable object. Defaults are the embedded
  * default job (Moving-MNIST, fluxvit_tiny sized for a 2-core CPU); a `--config file.json` and CLI flags
@@ -51,6 +54,8 @@ export interface TuneConfig {
   weightDecay: number;
   beta1: number;
   beta2: number;
+  /** Layer-wise learning-rate decay (BEiT/VideoMAE rule, as the official tuning scripts' `--layer_decay`); 1 turns it off. */
+  layerDecay: number;
   /** Global gradient-norm clip (0 disables). */
   clipGrad: number;
   labelSmoothing: number;
@@ -107,6 +112,7 @@ export const DEFAULT_TUNE_CONFIG: TuneConfig = {
   weightDecay: 0.05,
   beta1: 0.9,
   beta2: 0.999,
+  layerDecay: 1,
   clipGrad: 1,
   labelSmoothing: 0.1,
   distillWeight: 1,
@@ -121,10 +127,6 @@ export const DEFAULT_TUNE_CONFIG: TuneConfig = {
   backend: 'auto',
 };
 
-/** Raised for an invalid configuration; the message lists every problem. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 const MODES: TuneMode[] = ['fixed', 'single', 'multi'];
 
@@ -132,7 +134,7 @@ const MODES: TuneMode[] = ['fixed', 'single', 'multi'];
 export function resolveTuneConfig(...layers: Partial<TuneConfig>[]): TuneConfig {
   let cfg: TuneConfig = { ...DEFAULT_TUNE_CONFIG, modelOverrides: { ...DEFAULT_TUNE_CONFIG.modelOverrides } };
   for (const layer of layers) {
-    const unknown = Object.keys(layer).filter((k) => !(k in DEFAULT_TUNE_CONFIG));
+    const unknown = Object.keys(layer).filter((k) => !Object.hasOwn(DEFAULT_TUNE_CONFIG, k));
     if (unknown.length) throw new ConfigError(`unknown config key${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${Object.keys(DEFAULT_TUNE_CONFIG).join(', ')})`);
     const defined = Object.fromEntries(Object.entries(layer).filter(([, v]) => v !== undefined)) as Partial<TuneConfig>;
     cfg = { ...cfg, ...defined, modelOverrides: { ...cfg.modelOverrides, ...(defined.modelOverrides ?? {}) } };
@@ -171,6 +173,7 @@ export function validateTuneConfig(c: TuneConfig): void {
   num('beta1', 0, 1);
   num('beta2', 0, 1);
   num('clipGrad', 0);
+  num('layerDecay', 1e-6, 1);
   num('labelSmoothing', 0, 1);
   num('distillWeight', 0);
   num('dropPath', 0, 0.99);
@@ -202,6 +205,22 @@ export function validateTuneConfig(c: TuneConfig): void {
   }
   if (c.evalClips > c.valClips) errs.push(`evalClips ${c.evalClips} exceeds valClips ${c.valClips}`);
   if (errs.length) throw new ConfigError(`invalid tune config:\n  - ${errs.join('\n  - ')}`);
+}
+
+/** How a run samples its training clips (`@flux/sampling` grids, TSN frames, crops, flips). */
+export function samplingOf(cfg: TuneConfig): ClipSampling {
+  const patch = patchSizeOf(cfg);
+  const range = ([min, max, step]: [number, number, number]) => ({ min, max, step });
+  return {
+    seed: cfg.seed,
+    batchSize: cfg.batchSize,
+    grid:
+      cfg.mode === 'fixed'
+        ? { frames: cfg.frames, resolution: cfg.size, patch }
+        : { frames: range(cfg.flexiFrames), resolution: range(cfg.flexiSizes), patch, tokens: { low: cfg.tokenThreshold[0], high: cfg.tokenThreshold[1] } },
+    cropScales: cfg.cropScales,
+    flip: cfg.flip,
+  };
 }
 
 /** Token counts of the model's heads for a config: the full fixed grid for the baseline, else tokenCounts. */

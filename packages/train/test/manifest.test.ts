@@ -1,4 +1,4 @@
-/** flux-tune on a user's manifest: real video files decoded with ffmpeg (written here from Moving-MNIST clips). */
+/** Tuning on a user's manifest: real video files decoded with ffmpeg (written here from Moving-MNIST clips). */
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -7,10 +7,9 @@ import { MovingMnist, writeMovingMnist, type WrittenMovingMnist } from '@flux/vi
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { buildTuneCommand, configFromCli } from '../src/cli.js';
 import { evalBatch, manifestDataset, movingMnistDataset, openDataset } from '../src/data.js';
-import { createFluxModel } from '../src/model-factory.js';
-import { tune } from '../src/train.js';
+import { createFluxModel } from '../src/supervised/model.js';
+import { tune } from '../src/supervised/tune.js';
 import { setupBackend, tinyConfig, tmpDir } from './helpers.js';
 
 let written: WrittenMovingMnist;
@@ -27,7 +26,8 @@ describe('manifest datasets', () => {
   it('decode the sampled frames of the files: the pixels match the in-memory clips they were written from', async () => {
     const ds = manifestDataset(written.manifest);
     expect(ds.count).toBe(CLIPS);
-    expect(await ds.lengths([0, 3])).toEqual([16, 16]);
+    expect((await ds.info([0, 3])).map((i) => i.frames)).toEqual([16, 16]);
+    expect((await ds.info([0]))[0]).toMatchObject({ width: 64, height: 64 });
     const mm = movingMnistDataset('test', { clipLength: 16, clipSize: 64, trainClips: 1, valClips: 1, testClips: CLIPS });
     const idx = [0, 1, 2, 3];
     const a = await evalBatch(ds, idx, 4, 32);
@@ -43,12 +43,7 @@ describe('manifest datasets', () => {
     tf.dispose([a.video, b.video, c.video]);
   });
 
-  it('tunes and validates on a manifest (flags --data / --val-data); metrics and validation are written', async () => {
-    const cmd = buildTuneCommand();
-    cmd.parse(['node', 'flux-tune', '--data', written.manifest, '--val-data', written.manifest]);
-    const fromCli = configFromCli(cmd.opts());
-    expect(fromCli.data).toBe(written.manifest);
-    expect(fromCli.valData).toBe(written.manifest);
+  it('tunes and validates on a manifest; metrics and validation are written', async () => {
     const cfg = tinyConfig({ mode: 'multi', data: written.manifest, valData: written.manifest, steps: 2, evalClips: 4 });
     const out = tmpDir('manifest-run');
     const r = await tune(cfg, { ...base, out });

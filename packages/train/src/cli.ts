@@ -1,5 +1,39 @@
-/** Commander helpers shared by flux-tune and flux-eval: strict number/list parsers with readable errors. */
-import { InvalidArgumentError } from 'commander';
+/**
+ * What the stage CLIs (flux-tune, flux-eval, flux-pretrain) share: strict option parsers with readable errors
+ * (commander reports an {@link InvalidArgumentError} as `error: option '--x <n>' argument 'y' is invalid. …`)
+ * and the config-file layer under the flags.
+ */
+import fs from 'node:fs';
+
+/** A bad option value; `code` is the one commander recognises, so it prints the message without a stack. */
+export class InvalidArgumentError extends Error {
+  override name = 'InvalidArgumentError';
+  readonly code = 'commander.invalidArgument';
+  readonly exitCode = 1;
+}
+
+/** Raised for an invalid configuration (file or flags); the message lists every problem. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads a JSON config file (an object of config keys) with errors that name the file. */
+export function readConfigFile(file: string, flag = '--config'): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read ${flag} ${file}: ${(err as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${flag} ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${flag} ${file} must hold a JSON object of settings, got ${Array.isArray(v) ? 'an array' : JSON.stringify(v)}`);
+  return v as Record<string, unknown>;
+}
 
 export function parseInteger(min = 0) {
   return (v: string): number => {

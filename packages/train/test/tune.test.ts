@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { openRunDir, readMetrics } from '@flux/core';
+import { openRunDir, parseSafetensors, readMetrics } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { createFluxModel } from '../src/model-factory.js';
-import { TrainingDivergedError, tune } from '../src/train.js';
+import { createFluxModel } from '../src/supervised/model.js';
+import { TrainingDivergedError, tune } from '../src/supervised/tune.js';
 import { setupBackend, tinyConfig, tmpDir } from './helpers.js';
 
 beforeAll(setupBackend);
@@ -58,7 +58,7 @@ describe('tune: checkpoints and resume', () => {
     }
     expect(err).toBeInstanceOf(TrainingDivergedError);
     const e = err as TrainingDivergedError;
-    expect(e.message).toMatch(/diverged at step 4: the loss is NaN/);
+    expect(e.message).toMatch(/diverged at step 5: the loss is NaN/);
     expect(e.message).toMatch(/step-000004/);
     const run = openRunDir(dir, { resume: true });
     expect(run.latestCheckpoint()?.step).toBe(4);
@@ -68,6 +68,39 @@ describe('tune: checkpoints and resume', () => {
     expect(last.event).toBe('diverged');
     // Only the model's variables are left over (the diverged step released its gradients).
     expect(tf.memory().numTensors - before).toBeLessThan(200);
+  }, 60_000);
+
+  it('a huge learning rate: the run stops when the weights turn non-finite and saves nothing non-finite', async () => {
+    const cfg = tinyConfig({ mode: 'fixed', steps: 6, checkpointEvery: 2, lr: 1e39, warmupSteps: 0 });
+    const dir = tmpDir('huge-lr');
+    const err = await tune(cfg, { ...base, out: dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as Error).message).toMatch(/diverged at step 1: the update made parameter \S+ non-finite[\s\S]*none yet/);
+    expect((err as TrainingDivergedError).lastCheckpoint).toBeNull();
+    expect(openRunDir(dir, { resume: true }).listCheckpoints()).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'model.safetensors'))).toBe(false);
+  }, 60_000);
+
+  it('a frozen backbone (model.freeze) trains only the rest: frozen weights unchanged, no optimizer state for them', async () => {
+    const cfg = tinyConfig({ mode: 'fixed', steps: 2, checkpointEvery: 2 });
+    let frozenBefore: Float32Array | null = null;
+    const createModel = (c: typeof cfg, n: number) => {
+      const m = createFluxModel(c, n);
+      m.freeze(['blocks.', 'patch_embed.']);
+      frozenBefore = Float32Array.from(m.param('blocks.0.mlp.fc1.weight').dataSync());
+      return m;
+    };
+    const r = await tune(cfg, { ...base, createModel, out: tmpDir('frozen') });
+    expect(Array.from(r.model.param('blocks.0.mlp.fc1.weight').dataSync())).toEqual(Array.from(frozenBefore!));
+    const headAfter = r.model.param('head.0.weight').dataSync();
+    const fresh = createFluxModel(cfg, r.model.config.numClasses);
+    expect(Array.from(headAfter)).not.toEqual(Array.from(fresh.param('head.0.weight').dataSync()));
+    fresh.dispose();
+    const ckpt = openRunDir(r.runDir, { resume: true }).latestCheckpoint()!.path;
+    const names = [...parseSafetensors(fs.readFileSync(path.join(ckpt, 'optimizer.safetensors'))).tensors.keys()];
+    expect(names.some((n) => n.includes('blocks.') || n.includes('patch_embed.'))).toBe(false);
+    expect(names).toContain('exp_avg.head.0.weight');
+    r.model.dispose();
   }, 60_000);
 
   it('trains a fixed-grid and a single-K run end to end without leaking tensors per step', async () => {

@@ -5,15 +5,41 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { createFluxModel, evaluateAccuracy, gridTokens, loadModelBytes, openDataset, patchSizeOf, resolveTuneConfig, type ClipDataset, type TunableModel, type TuneConfig } from '@flux/tune';
+import { searchTokenPlan, type TokenSearchStep } from '@flux/sampling';
+import type { FluxViT } from '@flux/vit';
 
-import { searchTokenPlan, type TokenPlan, type TokenPlanTrace } from './token-opt.js';
+import { evaluateAccuracy } from '../accuracy.js';
+import { openDataset, type ClipDataset } from '../data.js';
+import { gridTokens, patchSizeOf, resolveTuneConfig, type TuneConfig } from './config.js';
+import { createFluxModel, loadModelBytes } from './model.js';
 
 export interface LoadedRun {
   name: string;
   dir: string;
   cfg: TuneConfig;
-  model: TunableModel;
+  model: FluxViT;
+}
+
+/** A Token Optimization plan: the grid (F, R), the tokens kept and the grid's tokens. */
+export interface TokenPlan {
+  frames: number;
+  size: number;
+  /** Tokens kept (≤ budget). */
+  k: number;
+  /** Tokens of the grid before selection. */
+  gridTokens: number;
+}
+
+/** One evaluation of the Token Optimization search (`@flux/sampling`'s searchTokenPlan). */
+export interface TokenPlanTrace {
+  plan: TokenPlan;
+  score: number;
+  phase: TokenSearchStep['phase'];
+  accepted: boolean;
+}
+
+function toPlan(p: { frames: number; resolution: number; tokens: number; budget: number }): TokenPlan {
+  return { frames: p.frames, size: p.resolution, k: Math.min(p.budget, p.tokens), gridTokens: p.tokens };
 }
 
 /** Loads a flux-tune run directory (config.json + model.safetensors, or its latest checkpoint). */
@@ -144,13 +170,15 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
     }
     let to: BudgetResult['to'] = null;
     if (o.tokenOptimization) {
-      const search = await searchTokenPlan(budget, { frames: o.frames, sizes, patch }, async (plan) => {
+      const search = await searchTokenPlan(budget, { frames: o.frames, resolution: sizes, patch }, async (p) => {
+        const plan = toPlan(p);
         const a = await evaluateAccuracy(model, train, { frames: plan.frames, size: plan.size, ...(plan.k < plan.gridTokens ? { k: plan.k } : {}), indices: searchIdx, batchSize: o.batchSize });
         return a.top1;
       });
-      const testCell = await cellAt(search.best.frames, search.best.size, search.best.k);
-      to = { plan: search.best, searchTop1: search.bestScore, test: testCell, trace: search.trace };
-      o.log?.(`  ${run.name}: TO K=${budget} → ${search.best.frames}×${search.best.size} (search ${(search.bestScore * 100).toFixed(1)}%, test ${(testCell.top1 * 100).toFixed(1)}%)`);
+      const best = toPlan(search.best);
+      const testCell = await cellAt(best.frames, best.size, best.k);
+      to = { plan: best, searchTop1: search.best.score, test: testCell, trace: search.trace.map((t) => ({ plan: toPlan(t), score: t.score, phase: t.phase, accepted: t.accepted })) };
+      o.log?.(`  ${run.name}: TO K=${budget} → ${best.frames}×${best.size} (search ${(search.best.score * 100).toFixed(1)}%, test ${(testCell.top1 * 100).toFixed(1)}%)`);
     }
     budgets.push({ budget, fraction, grid, reducedGrid, to });
   }

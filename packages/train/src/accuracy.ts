@@ -1,9 +1,9 @@
-/** Accuracy of a model on a dataset at one input grid and token count (shared by flux-tune validation and flux-eval). */
+/** Accuracy of a model on a dataset at one input grid and token count (training validation and flux-eval). */
 import * as tf from '@tensorflow/tfjs-core';
+import type { FluxViT } from '@flux/vit';
 
 import type { ClipDataset } from './data.js';
 import { evalBatch } from './data.js';
-import type { TunableModel } from './model.js';
 
 export interface AccuracyOptions {
   frames: number;
@@ -56,7 +56,7 @@ export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<n
 }
 
 /** Top-1/top-5 accuracy (fractions) over the chosen clips. */
-export async function evaluateAccuracy(model: TunableModel, dataset: ClipDataset, options: AccuracyOptions): Promise<Accuracy> {
+export async function evaluateAccuracy(model: FluxViT, dataset: ClipDataset, options: AccuracyOptions): Promise<Accuracy> {
   const indices = options.indices ?? Array.from({ length: Math.min(options.clips ?? dataset.count, dataset.count) }, (_, i) => i);
   const B = options.batchSize ?? 32;
   const head = options.head ?? headFor(options.k, model.config.headTokenCounts);

@@ -30,6 +30,11 @@ export interface AdamWOptions {
   maxGradNorm?: number;
   /** Which parameters get weight decay (default {@link defaultDecay}). */
   decay?: (name: string, shape: readonly number[]) => boolean;
+  /**
+   * Learning-rate multiplier per parameter (default 1 for all): layer-wise lr decay ({@link vitLayerDecay})
+   * or a smaller rate for a pretrained backbone.
+   */
+  lrScale?: (name: string, shape: readonly number[]) => number;
 }
 
 /**
@@ -54,6 +59,11 @@ export interface StepResult {
   gradNorm: number;
   /** Factor the gradients were multiplied by (1 when not clipped). */
   clipScale: number;
+  /**
+   * The first parameter whose updated value is not finite (NaN or ±Inf), or null. When set, no parameter was
+   * changed: the update was computed, found non-finite and discarded, so the model keeps its last finite weights.
+   */
+  nonFiniteParam: string | null;
 }
 
 export class AdamW {
@@ -65,6 +75,8 @@ export class AdamW {
   readonly maxGradNorm: number;
   /** Per parameter: whether it is decayed. */
   readonly decayMask: boolean[];
+  /** Per parameter: its learning-rate multiplier. */
+  readonly lrScales: number[];
   private m: Float32Array[];
   private v: Float32Array[];
   /** Number of updates applied so far (t in the bias corrections). */
@@ -84,6 +96,11 @@ export class AdamW {
     this.maxGradNorm = options.maxGradNorm ?? 1;
     const decay = options.decay ?? defaultDecay;
     this.decayMask = params.map((p) => decay(p.name, p.variable.shape));
+    this.lrScales = params.map((p) => {
+      const k = options.lrScale ? options.lrScale(p.name, p.variable.shape) : 1;
+      if (!(Number.isFinite(k) && k >= 0)) throw new RangeError(`AdamW: lr scale of ${p.name} must be a finite number ≥ 0, got ${k}`);
+      return k;
+    });
     this.m = params.map((p) => new Float32Array(p.variable.size));
     this.v = params.map((p) => new Float32Array(p.variable.size));
   }
@@ -103,22 +120,27 @@ export class AdamW {
     let sq = 0;
     for (const g of gData) if (g) for (let i = 0; i < g.length; i++) sq += g[i]! * g[i]!;
     const gradNorm = Math.sqrt(sq);
-    if (!Number.isFinite(gradNorm)) return { gradNorm, clipScale: Number.NaN };
+    if (!Number.isFinite(gradNorm)) return { gradNorm, clipScale: Number.NaN, nonFiniteParam: null };
     const clipScale = this.maxGradNorm > 0 && Number.isFinite(this.maxGradNorm) && gradNorm > this.maxGradNorm ? this.maxGradNorm / (gradNorm + 1e-6) : 1;
 
-    this.stepCount += 1;
-    const t = this.stepCount;
+    const t = this.stepCount + 1;
     const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - Math.pow(b1, t);
     const bc2 = 1 - Math.pow(b2, t);
-    const stepSize = lr / bc1;
     const bc2Sqrt = Math.sqrt(bc2);
-    this.params.forEach((p, j) => {
+    // Stage every update first: if one weight comes out non-finite, nothing is assigned and the moments are
+    // left as they were, so the model and the optimizer both keep their last finite state.
+    const staged: { w: Float32Array; m: Float32Array; v: Float32Array }[] = [];
+    for (let j = 0; j < this.params.length; j++) {
+      const p = this.params[j]!;
       const g = gData[j];
-      const m = this.m[j]!;
-      const v = this.v[j]!;
+      const m = this.m[j]!.slice();
+      const v = this.v[j]!.slice();
       const w = Float32Array.from(p.variable.dataSync() as Float32Array);
-      const decay = this.decayMask[j] ? 1 - lr * this.weightDecay : 1;
+      const plr = lr * this.lrScales[j]!;
+      const stepSize = plr / bc1;
+      const decay = this.decayMask[j] ? 1 - plr * this.weightDecay : 1;
+      let finite = true;
       for (let i = 0; i < w.length; i++) {
         const gi = g ? g[i]! * clipScale : 0;
         const mi = b1 * m[i]! + (1 - b1) * gi;
@@ -126,13 +148,22 @@ export class AdamW {
         m[i] = mi;
         v[i] = vi;
         // PyTorch: denom = sqrt(v)/sqrt(bc2) + eps; p -= (lr/bc1) * m / denom
-        w[i] = w[i]! * decay - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + eps);
+        const wi = (w[i] = w[i]! * decay - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + eps));
+        if (!(wi <= 3.4028234663852886e38 && wi >= -3.4028234663852886e38)) finite = false;
       }
-      const next = tf.tensor(w, p.variable.shape, 'float32');
+      if (!finite) return { gradNorm, clipScale, nonFiniteParam: p.name };
+      staged.push({ w, m, v });
+    }
+    this.stepCount = t;
+    this.params.forEach((p, j) => {
+      const s = staged[j]!;
+      this.m[j] = s.m;
+      this.v[j] = s.v;
+      const next = tf.tensor(s.w, p.variable.shape, 'float32');
       p.variable.assign(next);
       next.dispose();
     });
-    return { gradNorm, clipScale };
+    return { gradNorm, clipScale, nonFiniteParam: null };
   }
 
   /** A copy of the state, for a checkpoint. */

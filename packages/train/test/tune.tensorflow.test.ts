@@ -7,8 +7,8 @@ import { nativeAvailable } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { createFluxModel } from '../src/model-factory.js';
-import { tune } from '../src/train.js';
+import { createFluxModel } from '../src/supervised/model.js';
+import { tune } from '../src/supervised/tune.js';
 import { tinyConfig, tmpDir } from './helpers.js';
 
 describe.skipIf(!nativeAvailable())('tune on tensorflow', () => {
