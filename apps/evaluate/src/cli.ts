@@ -108,8 +108,10 @@ export async function main(argv = process.argv): Promise<void> {
   const out = o.out ?? path.join('reports', `eval-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const log = o.quiet ? undefined : (l: string) => process.stderr.write(l + '\n');
   const evals: ModelEvaluation[] = [];
+  const classes: number[] = [];
   for (let i = 0; i < runs.length; i++) {
     const run = loadRun(runs[i]!, o.names?.[i]);
+    classes.push(run.model.config.numClasses);
     try {
       evals.push(await evaluateRun(run, { ...opts!, ...(log ? { log } : {}) }));
     } finally {
@@ -119,9 +121,12 @@ export async function main(argv = process.argv): Promise<void> {
   const file = writeReport(out, {
     title: 'Flux evaluation',
     evals,
-    chance: 1 / 8,
+    // Chance level of the runs' task (drawn only when every run has the same number of classes).
+    ...(new Set(classes).size === 1 ? { chance: 1 / classes[0]! } : {}),
     runs: runs.map((dir, i) => ({ name: evals[i]!.name, dir })),
   });
+  // The resolved options next to the report, as a run keeps its config.
+  fs.writeFileSync(path.join(out, 'eval-config.json'), JSON.stringify({ ...DEFAULT_EVAL_OPTIONS, ...opts!, runs, names: evals.map((e) => e.name) }, null, 2) + '\n');
   process.stdout.write(`report: ${file}\n`);
 }
 

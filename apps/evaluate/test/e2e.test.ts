@@ -7,6 +7,7 @@ import { createFluxModel, resolveTuneConfig, tune, type TuneConfig } from '@flux
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { evaluateRun, loadRun } from '@flux/train';
+import { main as evalMain } from '../src/cli.js';
 import { runMainJob } from '../src/main-job.js';
 import { writeReport } from '@flux/train';
 
@@ -69,6 +70,13 @@ describe('tune → eval smoke run', () => {
     expect(md).toContain('![validation accuracy](training-val-top1.svg)');
     expect(fs.readFileSync(path.join(out, 'training-val-top1.svg'), 'utf8')).toContain('run1');
     for (const f of ['accuracy-vs-tokens.svg', 'training-loss.svg', 'training-val-top1.svg', 'results.json']) expect(fs.existsSync(path.join(out, f))).toBe(true);
+
+    // The CLI over the same runs: its resolved options are saved next to the report.
+    const cliOut = tmp('cli-report');
+    await evalMain(['node', 'flux-eval', ...dirs, '--out', cliOut, '--test-clips', '8', '--search-clips', '8', '--frames', '2:8:2', '--sizes', '16,32', '--fractions', '1,0.5', '--backend', 'cpu', '--quiet']);
+    const saved = JSON.parse(fs.readFileSync(path.join(cliOut, 'eval-config.json'), 'utf8'));
+    expect(saved).toMatchObject({ testClips: 8, searchClips: 8, frames: [2, 4, 6, 8], sizes: [16, 32], fractions: [1, 0.5], runs: dirs });
+    expect(fs.readFileSync(path.join(cliOut, 'report.md'), 'utf8')).toContain('## Training curves');
   }, 120_000);
 
   it('runs the main job end to end at toy scale', async () => {
