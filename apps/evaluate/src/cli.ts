@@ -87,7 +87,19 @@ export function evalOptionsFromCli(o: EvalCli): Partial<EvalOptions> {
   if (o.tokenOptimization === false) flags.tokenOptimization = false;
   if (o.batchSize !== undefined) flags.batchSize = o.batchSize;
   const merged = { ...file, ...flags };
-  if (merged.fractions?.some((f) => !(f > 0 && f <= 1))) throw new Error('fractions must be in (0, 1]');
+  const where = o.config ? ` (in ${o.config} or the flags)` : '';
+  const intIn = (k: 'testClips' | 'searchClips' | 'batchSize', max: number) => {
+    const v = merged[k];
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 1 && v <= max)) throw new Error(`${k} must be an integer in [1, ${max}]${where}, got ${JSON.stringify(v)}`);
+  };
+  intIn('testClips', 1e8);
+  intIn('searchClips', 1e8);
+  intIn('batchSize', 65_536);
+  for (const k of ['frames', 'sizes'] as const) {
+    const v = merged[k];
+    if (v !== undefined && (!Array.isArray(v) || !v.length || v.length > 4096 || v.some((x) => !Number.isSafeInteger(x) || x < 1 || x > 8192))) throw new Error(`${k} must be a list of integers in [1, 8192]${where}, got ${JSON.stringify(v)}`);
+  }
+  if (merged.fractions !== undefined && (!Array.isArray(merged.fractions) || !merged.fractions.length || merged.fractions.some((f) => typeof f !== 'number' || !(f > 0 && f <= 1)))) throw new Error(`fractions must be numbers in (0, 1]${where}`);
   return merged;
 }
 

@@ -1,3 +1,7 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
 import { buildEvalCommand, evalOptionsFromCli } from '../src/cli.js';
@@ -28,6 +32,19 @@ describe('flux-eval / flux-main CLIs', () => {
     expect(run(buildEvalCommand(), ['r', '--test-clips', 'x']).err).toMatch(/expected an integer/);
     expect(run(buildEvalCommand(), ['r', '--frames', '4,a']).err).toMatch(/comma-separated positive integers/);
     expect(() => evalOptionsFromCli({ fractions: [0, 1] })).toThrow(/fractions/);
+    // Absurd numbers: refused with the option named, from flags and from a config file alike.
+    expect(run(buildEvalCommand(), ['r', '--batch-size', '100000000000000000000']).err).toMatch(/--batch-size.*too large/s);
+    expect(() => evalOptionsFromCli({ batchSize: 1e9 })).toThrow(/batchSize must be an integer in \[1, 65536\]/);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-eval-cfg-'));
+    const file = path.join(dir, 'e.json');
+    fs.writeFileSync(file, JSON.stringify({ testClips: 1e20 }));
+    expect(() => evalOptionsFromCli({ config: file })).toThrow(/testClips must be an integer .* \(in .*e\.json or the flags\)/);
+    fs.writeFileSync(file, JSON.stringify({ frames: 'all' }));
+    expect(() => evalOptionsFromCli({ config: file })).toThrow(/frames must be a list/);
+    fs.writeFileSync(file, '{ broken');
+    expect(() => evalOptionsFromCli({ config: file })).toThrow(/e\.json is not valid JSON/);
+    fs.writeFileSync(file, JSON.stringify({ __proto__: 1, constructor: 2 }));
+    expect(() => evalOptionsFromCli({ config: file })).toThrow(/unknown evaluation option\(s\).*constructor/);
   });
 
   it('flux-main --help explains the job', () => {

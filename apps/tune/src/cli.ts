@@ -225,6 +225,9 @@ export async function main(argv = process.argv): Promise<void> {
           .map((v) => `  K=${v.k}: top-1 ${(v.top1 * 100).toFixed(1)}%, top-5 ${(v.top5 * 100).toFixed(1)}%\n`)
           .join(''),
     );
+    for (const v of r.val.filter((x) => x.nonFinite > 0)) {
+      process.stderr.write(`flux-tune: warning: ${v.nonFinite} validation clips gave NaN/Inf logits at ${v.k === null ? 'all tokens' : `K=${v.k}`} (counted as wrong): the model is broken\n`);
+    }
     r.model.dispose();
   } catch (err) {
     if (err instanceof TrainingDivergedError) {

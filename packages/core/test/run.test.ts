@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MetricsLogger, Progress, RunDirError, formatDuration, openRunDir, readMetrics } from '../src/run/index.js';
+import { spawnSync } from 'node:child_process';
+import { MetricsLogger, Progress, RunDirError, formatDuration, openRunDir, readMetrics, verifyFolder } from '../src/run/index.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-run-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -65,6 +66,54 @@ describe('openRunDir', () => {
     } finally {
       (fs.promises as { open: unknown }).open = orig;
     }
+  });
+});
+
+describe('checkpoint integrity and crash leftovers', () => {
+  it('every checkpoint carries sha256 checksums; a flipped byte is detected and resume falls back to the newest intact one', async () => {
+    const run = openRunDir(fresh(), { keep: 0 });
+    for (const step of [2, 4, 6]) await run.saveCheckpoint(step, { 'model.bin': new Uint8Array([step, 1, 2, 3]), 'state.json': `{"step":${step}}` });
+    const [c2, c4, c6] = run.listCheckpoints();
+    const rec = JSON.parse(fs.readFileSync(path.join(c6!.path, 'checksums.json'), 'utf8'));
+    expect(rec.algorithm).toBe('sha256');
+    expect(Object.keys(rec.files).sort()).toEqual(['model.bin', 'state.json']);
+    expect(run.verifyCheckpoint(c6!)).toEqual({ ok: true });
+    // Flip one byte of the newest checkpoint's tensor data, and truncate the one before.
+    const f6 = path.join(c6!.path, 'model.bin');
+    const bytes = fs.readFileSync(f6);
+    bytes[1] ^= 0x40;
+    fs.writeFileSync(f6, bytes);
+    fs.writeFileSync(path.join(c4!.path, 'state.json'), '{"st');
+    const skipped: string[] = [];
+    const ok = run.latestIntactCheckpoint((ref, why) => skipped.push(`${ref.step}: ${why}`));
+    expect(ok?.step).toBe(2);
+    expect(skipped).toHaveLength(2);
+    expect(skipped[0]).toMatch(/^6: .*model\.bin does not match its checksum/);
+    expect(skipped[1]).toMatch(/^4: .*state\.json does not match its checksum/);
+    fs.rmSync(path.join(c2!.path, 'checksums.json'));
+    expect(verifyFolder(c2!.path).problem).toMatch(/checksums\.json is missing/);
+    expect(run.latestIntactCheckpoint()).toBeNull();
+    await expect(run.saveCheckpoint(8, { 'checksums.json': 'x' })).rejects.toThrow(/bad checkpoint file name/);
+  });
+
+  it('opening a run removes the temporaries of dead processes (a kill -9 mid-checkpoint) and keeps live ones', async () => {
+    const dir = fresh();
+    const run = openRunDir(dir);
+    await run.saveCheckpoint(2, { 'a.bin': 'x' });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    expect(Number(dead)).toBeGreaterThan(0);
+    const leftovers = [path.join(dir, 'checkpoints', `step-000004.tmp-${dead}`), path.join(dir, `metrics.jsonl.tmp-${dead}-3`), path.join(dir, 'checkpoints', `latest.json.tmp-${dead}-7`), path.join(dir, `best.old-${dead}`)];
+    fs.mkdirSync(leftovers[0]!);
+    fs.writeFileSync(path.join(leftovers[0]!, 'model.safetensors'), 'partial');
+    for (const f of leftovers.slice(1, 3)) fs.writeFileSync(f, 'partial');
+    fs.mkdirSync(leftovers[3]!);
+    const live = path.join(dir, `model.safetensors.tmp-${process.pid}-0`);
+    fs.writeFileSync(live, 'being written by us');
+    const again = openRunDir(dir, { resume: true });
+    expect(again.removedTemps.sort()).toEqual(leftovers.sort());
+    for (const f of leftovers) expect(fs.existsSync(f)).toBe(false);
+    expect(fs.existsSync(live)).toBe(true);
+    expect(again.latestCheckpoint()?.step).toBe(2);
   });
 });
 

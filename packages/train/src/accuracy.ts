@@ -22,6 +22,8 @@ export interface Accuracy {
   top1: number;
   top5: number;
   n: number;
+  /** Clips whose logits held a NaN or ±Inf: counted as wrong at every k. */
+  nonFinite: number;
 }
 
 /** The head trained for the token count closest to `k` (in log scale); head 0 when k is omitted. */
@@ -39,20 +41,31 @@ export function headFor(k: number | undefined, headTokenCounts: readonly number[
   return best;
 }
 
-/** Counts correct top-1 and top-5 predictions of logits [B, C] against labels. */
-export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<number>): { top1: number; top5: number } {
+/**
+ * Counts correct top-1 and top-5 predictions of logits [B, C] against labels. A row holding any NaN or ±Inf is
+ * wrong at every k (a broken model must not score: comparisons with NaN are all false, which would rank the
+ * label first) and is counted in `nonFinite`.
+ */
+export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<number>): { top1: number; top5: number; nonFinite: number } {
   let top1 = 0;
   let top5 = 0;
+  let nonFinite = 0;
   for (let b = 0; b < labels.length; b++) {
     const y = labels[b]!;
     const row = logits.subarray(b * C, (b + 1) * C);
+    let finite = true;
+    for (let c = 0; c < C; c++) if (!Number.isFinite(row[c]!)) finite = false;
+    if (!finite) {
+      nonFinite++;
+      continue;
+    }
     const target = row[y]!;
     let rank = 0;
     for (let c = 0; c < C; c++) if (row[c]! > target || (row[c] === target && c < y)) rank++;
     if (rank === 0) top1++;
     if (rank < 5) top5++;
   }
-  return { top1, top5 };
+  return { top1, top5, nonFinite };
 }
 
 /** Top-1/top-5 accuracy (fractions) over the chosen clips. */
@@ -62,6 +75,7 @@ export async function evaluateAccuracy(model: FluxViT, dataset: ClipDataset, opt
   const head = options.head ?? headFor(options.k, model.config.headTokenCounts);
   let top1 = 0;
   let top5 = 0;
+  let nonFinite = 0;
   for (let s = 0; s < indices.length; s += B) {
     const idx = indices.slice(s, s + B);
     const { video, labels } = await evalBatch(dataset, idx, options.frames, options.size);
@@ -76,7 +90,8 @@ export async function evaluateAccuracy(model: FluxViT, dataset: ClipDataset, opt
     const r = topkCorrect(data, C, labels);
     top1 += r.top1;
     top5 += r.top5;
+    nonFinite += r.nonFinite;
   }
   const n = indices.length;
-  return { top1: top1 / n, top5: top5 / n, n };
+  return { top1: top1 / n, top5: top5 / n, n, nonFinite };
 }

@@ -35,11 +35,14 @@ export function readConfigFile(file: string, flag = '--config'): Record<string, 
   return v as Record<string, unknown>;
 }
 
-export function parseInteger(min = 0) {
+/** An integer option in [min, max] (max defaults to the largest safe integer). */
+export function parseInteger(min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     if (!/^-?\d+$/.test(v.trim())) throw new InvalidArgumentError(`expected an integer, got '${v}'.`);
     const n = Number(v);
+    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${v} is too large (at most ${max}).`);
     if (n < min) throw new InvalidArgumentError(`must be ≥ ${min}, got ${n}.`);
+    if (n > max) throw new InvalidArgumentError(`must be ≤ ${max}, got ${n}.`);
     return n;
   };
 }
@@ -55,7 +58,8 @@ export function parseNumber(min = -Infinity, max = Infinity) {
 
 export function parseIntList(v: string): number[] {
   const parts = v.split(/[,\s]+/).filter(Boolean);
-  if (!parts.length || parts.some((p) => !/^\d+$/.test(p))) throw new InvalidArgumentError(`expected comma-separated positive integers, got '${v}'.`);
+  if (!parts.length || parts.some((p) => !/^\d+$/.test(p) || !Number.isSafeInteger(Number(p)))) throw new InvalidArgumentError(`expected comma-separated positive integers, got '${v}'.`);
+  if (parts.length > 4096) throw new InvalidArgumentError(`at most 4096 values, got ${parts.length}.`);
   return parts.map(Number);
 }
 

@@ -20,7 +20,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { MetricsLogger, Progress, Rng, atomicWriteFile, makeRecord, openRunDir, parseSafetensors, recordToFloat32, serializeSafetensors, type RunDir, type TensorRecord } from '@flux/core';
+import { CHECKSUMS_FILE, MetricsLogger, Progress, Rng, atomicWriteFile, makeRecord, openRunDir, parseSafetensors, recordToFloat32, serializeSafetensors, type CheckpointRef, type RunDir, type TensorRecord } from '@flux/core';
+import { createHash } from 'node:crypto';
 
 import { AdamW, type AdamWOptions, type AdamWState, type NamedParam } from './optim/adamw.js';
 
@@ -109,6 +110,8 @@ export interface TrainOptions<B> {
   lossHook?: (step: number, loss: number) => number;
   /** Called after each step with its metrics record. */
   onStep?: (record: StepRecord) => void;
+  /** Warnings (a corrupt checkpoint skipped on resume, …); default: printed to stderr. Also logged to metrics.jsonl. */
+  onWarning?: (message: string) => void;
 }
 
 /** One line of `metrics.jsonl` for a training step. */
@@ -133,8 +136,10 @@ export interface TrainResult {
   finalMetrics: Record<string, number>;
   /** The best checkpoint by `best.metric`, if any. */
   best: { step: number; value: number; path: string } | null;
-  /** The newest checkpoint written. */
+  /** The newest checkpoint written (or resumed from). */
   lastCheckpoint: string | null;
+  /** True when `resume` found the run already finished: nothing was trained, evaluated or written. */
+  alreadyComplete: boolean;
   seconds: number;
 }
 
@@ -203,7 +208,12 @@ async function writeFolderAtomically(dir: string, files: Record<string, Uint8Arr
   const tmp = `${dir}.tmp-${process.pid}`;
   await fsp.rm(tmp, { recursive: true, force: true });
   await fsp.mkdir(tmp, { recursive: true });
-  for (const [name, data] of Object.entries(files)) await atomicWriteFile(path.join(tmp, name), data);
+  const sums: Record<string, string> = {};
+  for (const [name, data] of Object.entries(files)) {
+    await atomicWriteFile(path.join(tmp, name), data);
+    sums[name] = createHash('sha256').update(data).digest('hex');
+  }
+  await atomicWriteFile(path.join(tmp, CHECKSUMS_FILE), JSON.stringify({ algorithm: 'sha256', files: sums }, null, 2) + '\n');
   const old = `${dir}.old-${process.pid}`;
   if (fs.existsSync(dir)) await fsp.rename(dir, old);
   await fsp.rename(tmp, dir);
@@ -230,21 +240,25 @@ export async function train<B>(o: TrainOptions<B>): Promise<TrainResult> {
   const rng = new Rng(`train/${o.seed}`);
   const bestDir = run.path('best');
 
+  const warn = (message: string) => {
+    metrics.log({ event: 'warning', message });
+    if (o.onWarning) o.onWarning(message);
+    else process.stderr.write(`flux: warning: ${message}\n`);
+  };
+  for (const t of run.removedTemps) warn(`removed ${t}, left by a process that died while writing`);
+
   let start = 0;
   let lastCheckpoint: string | null = null;
   let best: { step: number; value: number } | null = null;
-  const latest = o.resume ? run.latestCheckpoint() : null;
-  if (latest) {
-    const stateFile = path.join(latest.path, STATE_FILE);
-    const state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as SavedState;
-    const modelFile = path.join(latest.path, MODEL_FILE);
-    loadStateDict(parseSafetensors(fs.readFileSync(modelFile), { name: modelFile }).tensors, modelFile);
-    const optFile = path.join(latest.path, OPT_FILE);
-    opt.setState(optimizerState(fs.readFileSync(optFile), optFile, params.map((p) => p.name), state.optimizerStep));
+  const resumed = o.resume ? readCheckpoint(run, params.map((p) => p.name), warn) : null;
+  if (resumed) {
+    const { ref, state, tensors, modelFile, optState } = resumed;
+    loadStateDict(tensors, modelFile);
+    opt.setState(optState);
     rng.setState(state.rng);
     start = state.step;
     best = state.best ?? null;
-    lastCheckpoint = latest.path;
+    lastCheckpoint = ref.path;
     metrics.truncateAfter(start);
   } else {
     if (o.resume) metrics.truncateAfter(-1);
@@ -356,7 +370,8 @@ export async function train<B>(o: TrainOptions<B>): Promise<TrainResult> {
   progress.done();
 
   let finalMetrics: Record<string, number> = {};
-  if (end === o.steps && start < o.steps) finalMetrics = await validate(o.steps, true);
+  const alreadyComplete = start >= o.steps;
+  if (end === o.steps && !alreadyComplete) finalMetrics = await validate(o.steps, true);
   const bestRef = best as { step: number; value: number } | null;
   return {
     runDir: run.dir,
@@ -366,11 +381,63 @@ export async function train<B>(o: TrainOptions<B>): Promise<TrainResult> {
     finalMetrics,
     best: bestRef ? { ...bestRef, path: bestDir } : null,
     lastCheckpoint,
+    alreadyComplete,
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
-/** Reads the model weights of a run's newest checkpoint (or its best one), for evaluation or as init. */
+/** A corrupt or unreadable checkpoint file (skipped on resume in favour of an older intact one). */
+export class CheckpointCorruptError extends Error {
+  override name = 'CheckpointCorruptError';
+}
+
+/**
+ * The newest usable checkpoint of a run, parsed but not yet applied: its checksums must match (a checkpoint
+ * written before checksums existed is read unverified, with a warning), and state.json, the weights and the
+ * optimizer state must parse. Every checkpoint skipped is reported through `warn`. Throws when checkpoints
+ * exist and none is usable.
+ */
+function readCheckpoint(run: RunDir, names: string[], warn: (m: string) => void) {
+  const refs: CheckpointRef[] = run.listCheckpoints().reverse();
+  const problems: string[] = [];
+  for (const ref of refs) {
+    const check = run.verifyCheckpoint(ref);
+    const legacy = !check.ok && /no integrity record/.test(check.problem ?? '');
+    if (!check.ok && !legacy) {
+      problems.push(check.problem!);
+      warn(`skipping checkpoint ${ref.path}: ${check.problem}`);
+      continue;
+    }
+    if (legacy) warn(`checkpoint ${ref.path} has no ${CHECKSUMS_FILE} (written by an older version): loading it unverified`);
+    try {
+      const stateFile = path.join(ref.path, STATE_FILE);
+      let state: SavedState;
+      try {
+        state = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as SavedState;
+      } catch (err) {
+        throw new CheckpointCorruptError(`${stateFile}: ${(err as Error).message}`);
+      }
+      if (!state || !Number.isInteger(state.step) || !Number.isInteger(state.optimizerStep) || !Array.isArray(state.rng) || state.rng.length !== 4) {
+        throw new CheckpointCorruptError(`${stateFile}: not a checkpoint state (needs integer step and optimizerStep, and a 4-number rng)`);
+      }
+      const modelFile = path.join(ref.path, MODEL_FILE);
+      const tensors = parseSafetensors(fs.readFileSync(modelFile), { name: modelFile }).tensors;
+      const optFile = path.join(ref.path, OPT_FILE);
+      const optState = optimizerState(fs.readFileSync(optFile), optFile, names, state.optimizerStep);
+      return { ref, state, tensors, modelFile, optState };
+    } catch (err) {
+      const msg = (err as Error).message;
+      // A checkpoint of another model (names differ) is a config problem, not corruption: do not skip it silently.
+      if (/lacks exp_avg/.test(msg) && check.ok) throw err;
+      problems.push(msg);
+      warn(`skipping checkpoint ${ref.path}: ${msg}`);
+    }
+  }
+  if (refs.length) throw new CheckpointCorruptError(`cannot resume ${run.dir}: no intact checkpoint (${problems.join('; ')}); start over with overwrite (--overwrite)`);
+  return null;
+}
+
+/** The model weights file of a run's newest intact checkpoint (or its best one), for evaluation or as init. */
 export function checkpointWeightsFile(runDir: string, which: 'latest' | 'best' = 'latest'): string {
   if (which === 'best') {
     const f = path.join(runDir, 'best', MODEL_FILE);
@@ -378,7 +445,8 @@ export function checkpointWeightsFile(runDir: string, which: 'latest' | 'best' =
     return f;
   }
   const run = openRunDir(runDir, { resume: true });
-  const latest = run.latestCheckpoint();
-  if (!latest) throw new Error(`${runDir} has no checkpoint`);
+  const problems: string[] = [];
+  const latest = run.latestIntactCheckpoint((ref, why) => problems.push(`${path.basename(ref.path)}: ${why}`));
+  if (!latest) throw new CheckpointCorruptError(`${runDir} has no intact checkpoint${problems.length ? ` (${problems.join('; ')})` : ''}`);
   return path.join(latest.path, MODEL_FILE);
 }

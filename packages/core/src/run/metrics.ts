@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { atomicWriteFileSync } from './atomic.js';
+
 export type MetricRecord = Record<string, unknown>;
 
 export class MetricsLogger {
@@ -29,7 +31,8 @@ export class MetricsLogger {
   truncateAfter(step: number): void {
     if (!fs.existsSync(this.file)) return;
     const kept = readMetrics(this.file).filter((r) => typeof r.step !== 'number' || r.step <= step);
-    fs.writeFileSync(this.file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    // Atomic: a crash here leaves the old log (a resume truncates it again), never a half-written one.
+    atomicWriteFileSync(this.file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
   }
 }
 

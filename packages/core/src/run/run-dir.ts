@@ -12,10 +12,63 @@
  * replaced atomically afterwards, so a crash or a full disk at any point leaves the previous checkpoint
  * intact and `latestCheckpoint()` never points at a partial one.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { atomicWriteFile, atomicWriteFileSync } from './atomic.js';
+
+/** The checksum record every checkpoint folder holds, written last: `{ "algorithm": "sha256", "files": { name: hex } }`. */
+export const CHECKSUMS_FILE = 'checksums.json';
+
+function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Whether process `pid` is alive on this machine (EPERM: alive but not ours). */
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Matches the temporaries this module and atomicWriteFile create: `x.tmp-<pid>`, `x.tmp-<pid>-<n>`, `x.old-<pid>`. */
+const TEMP = /\.(?:tmp|old)-(\d+)(?:-\d+)?$/;
+
+/**
+ * Removes temporaries left in `dir` (one level, plus `checkpoints/`) by processes that no longer run — what a
+ * kill -9 during a checkpoint or an atomic write leaves. Returns the removed paths.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  const removed: string[] = [];
+  for (const d of [dir, path.join(dir, 'checkpoints')]) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const m = TEMP.exec(name);
+      if (!m || pidAlive(Number(m[1]))) continue;
+      const p = path.join(d, name);
+      fs.rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
+/** Result of {@link RunDir.verifyCheckpoint}. */
+export interface CheckpointCheck {
+  ok: boolean;
+  /** Why not (a missing checksum record, a missing file, a mismatching file). */
+  problem?: string;
+}
 
 export interface OpenRunDirOptions {
   /** Continue an existing run (its config must match, see {@link RunDir.writeConfig}). Default false. */
@@ -54,6 +107,8 @@ export class RunDir {
   readonly dir: string;
   readonly checkpointsDir: string;
   readonly resumed: boolean;
+  /** Stale temporaries of dead processes removed when the directory was opened. */
+  removedTemps: string[] = [];
   private readonly keep: number;
 
   constructor(dir: string, resumed: boolean, keep: number) {
@@ -127,9 +182,33 @@ export class RunDir {
   }
 
   /**
-   * Writes a checkpoint: every entry of `files` (name → bytes or text) into a temporary folder, which is
-   * then renamed to `checkpoints/step-NNNNNN`; then `latest.json` is replaced; then checkpoints beyond
-   * `keep` are pruned. Returns the checkpoint folder.
+   * Checks a checkpoint folder against its `checksums.json` (sha256 of every file). A folder without the
+   * record (written by an older version) or with a missing or changed file is not intact.
+   */
+  verifyCheckpoint(ref: CheckpointRef): CheckpointCheck {
+    return verifyFolder(ref.path);
+  }
+
+  /**
+   * The newest checkpoint that passes {@link verifyCheckpoint}; `onSkip` hears about every newer one that did
+   * not (with the reason). Null when none is intact.
+   */
+  latestIntactCheckpoint(onSkip?: (ref: CheckpointRef, problem: string) => void): CheckpointRef | null {
+    const latest = this.latestCheckpoint();
+    const all = this.listCheckpoints().filter((c) => !latest || c.step <= latest.step);
+    if (latest && !all.some((c) => c.step === latest.step)) all.push(latest);
+    for (const ref of all.reverse()) {
+      const check = this.verifyCheckpoint(ref);
+      if (check.ok) return ref;
+      onSkip?.(ref, check.problem!);
+    }
+    return null;
+  }
+
+  /**
+   * Writes a checkpoint: every entry of `files` (name → bytes or text) into a temporary folder, then its
+   * `checksums.json` (sha256 per file), which is then renamed to `checkpoints/step-NNNNNN`; then `latest.json`
+   * is replaced; then checkpoints beyond `keep` are pruned. Returns the checkpoint folder.
    */
   async saveCheckpoint(step: number, files: Record<string, Uint8Array | string>): Promise<CheckpointRef> {
     const final = this.checkpointPath(step);
@@ -138,10 +217,13 @@ export class RunDir {
       await fsp.mkdir(this.checkpointsDir, { recursive: true });
       await fsp.rm(tmp, { recursive: true, force: true });
       await fsp.mkdir(tmp);
+      const sums: Record<string, string> = {};
       for (const [name, data] of Object.entries(files)) {
-        if (name.includes('/') || name.includes('\\') || name.startsWith('.')) throw new RunDirError(`bad checkpoint file name ${JSON.stringify(name)}`);
+        if (name.includes('/') || name.includes('\\') || name.startsWith('.') || name === CHECKSUMS_FILE) throw new RunDirError(`bad checkpoint file name ${JSON.stringify(name)}`);
         await atomicWriteFile(path.join(tmp, name), data);
+        sums[name] = sha256(data);
       }
+      await atomicWriteFile(path.join(tmp, CHECKSUMS_FILE), JSON.stringify({ algorithm: 'sha256', files: sums }, null, 2) + '\n');
       await fsp.rm(final, { recursive: true, force: true });
       await fsp.rename(tmp, final);
       await atomicWriteFile(path.join(this.checkpointsDir, 'latest.json'), JSON.stringify({ step, dir: path.basename(final) }) + '\n');
@@ -158,6 +240,32 @@ export class RunDir {
     }
     return { step, path: final };
   }
+}
+
+/** Verifies a folder written with a `checksums.json` record (a checkpoint, or a copy of one such as `best/`). */
+export function verifyFolder(dir: string): CheckpointCheck {
+  const file = path.join(dir, CHECKSUMS_FILE);
+  let record: { algorithm?: unknown; files?: unknown };
+  try {
+    record = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof record;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { ok: false, problem: code === 'ENOENT' ? `${file} is missing (no integrity record)` : `${file} is unreadable: ${(err as Error).message}` };
+  }
+  if (record === null || typeof record !== 'object' || record.algorithm !== 'sha256' || record.files === null || typeof record.files !== 'object') {
+    return { ok: false, problem: `${file} is not a sha256 checksum record` };
+  }
+  for (const [name, want] of Object.entries(record.files as Record<string, unknown>)) {
+    if (typeof want !== 'string' || name.includes('/') || name.includes('\\')) return { ok: false, problem: `${file} has a bad entry for ${JSON.stringify(name)}` };
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(path.join(dir, name));
+    } catch {
+      return { ok: false, problem: `${path.join(dir, name)} is missing` };
+    }
+    if (sha256(data) !== want) return { ok: false, problem: `${path.join(dir, name)} does not match its checksum (the file is corrupt)` };
+  }
+  return { ok: true };
 }
 
 /**
@@ -181,5 +289,7 @@ export function openRunDir(dir: string, options: OpenRunDirOptions = {}): RunDir
   } catch (err) {
     throw describeFsError(err, `creating run directory ${abs}`);
   }
-  return new RunDir(abs, resume, keep);
+  const run = new RunDir(abs, resume, keep);
+  run.removedTemps = removeStaleTemps(abs);
+  return run;
 }

@@ -151,6 +151,8 @@ export function writeReport(outDir: string, input: ReportInput): string {
   const parts: string[] = [`# ${input.title}`, ''];
   if (input.intro) parts.push(input.intro, '');
   for (const s of input.sections ?? []) parts.push(s, '');
+  const broken = input.evals.flatMap((e) => e.cells.filter((c) => c.nonFinite > 0).map((c) => `${e.name} at ${c.frames} × ${c.size}, K = ${c.k}: ${c.nonFinite} of ${c.n} clips`));
+  if (broken.length) parts.push('> **Warning: non-finite logits.** These evaluations produced NaN/Inf logits, counted as wrong (the model or its weights are broken):', ...broken.map((b) => `> - ${b}`), '');
   const acc = writeAsset(outDir, 'accuracy-vs-tokens.svg', accuracyChart(input.evals, input.chance));
   parts.push('## Accuracy vs token budget', '', `![accuracy vs tokens](${acc})`, '');
   parts.push('Solid: the best of the evaluated protocols at each budget (full grid + selector, a smaller grid with all its tokens, Token Optimization); dashed: the full grid with the selector keeping K tokens.', '');

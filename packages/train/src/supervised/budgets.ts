@@ -5,10 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { CHECKSUMS_FILE, verifyFolder } from '@flux/core';
 import { searchTokenPlan, type TokenSearchStep } from '@flux/sampling';
 import type { FluxViT } from '@flux/vit';
 
 import { evaluateAccuracy } from '../accuracy.js';
+import { checkpointWeightsFile } from '../engine.js';
 import { openDataset, type ClipDataset } from '../data.js';
 import { gridTokens, patchSizeOf, resolveTuneConfig, type TuneConfig } from './config.js';
 import { createFluxModel, loadModelBytes } from './model.js';
@@ -46,13 +48,20 @@ function toPlan(p: { frames: number; resolution: number; tokens: number; budget:
 export function loadRun(dir: string, name?: string): LoadedRun {
   const cfgFile = path.join(dir, 'config.json');
   if (!fs.existsSync(cfgFile)) throw new Error(`${dir} is not a flux-tune run directory (no config.json)`);
-  const cfg = resolveTuneConfig(JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Partial<TuneConfig>);
+  let stored: Partial<TuneConfig>;
+  try {
+    stored = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as Partial<TuneConfig>;
+  } catch (err) {
+    throw new Error(`${cfgFile}: not a readable run config (${(err as Error).message})`);
+  }
+  const cfg = resolveTuneConfig(stored);
+  // The final weights if they are intact (checksums.json at the run's root), else the newest intact checkpoint.
   let weights = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(weights)) {
-    const latest = path.join(dir, 'checkpoints', 'latest.json');
-    if (!fs.existsSync(latest)) throw new Error(`${dir} has no model.safetensors and no checkpoint`);
-    const { dir: d } = JSON.parse(fs.readFileSync(latest, 'utf8')) as { dir: string };
-    weights = path.join(dir, 'checkpoints', d, 'model.safetensors');
+  const rootCheck = fs.existsSync(path.join(dir, CHECKSUMS_FILE)) ? verifyFolder(dir) : { ok: fs.existsSync(weights), problem: `${weights} is missing` };
+  if (!rootCheck.ok) {
+    const fallback = checkpointWeightsFile(dir);
+    if (fs.existsSync(weights)) process.stderr.write(`flux: warning: ${rootCheck.problem}; using ${fallback} instead\n`);
+    weights = fallback;
   }
   const numClasses = openDataset('val', cfg).numClasses;
   const model = createFluxModel(cfg, numClasses);
@@ -70,6 +79,8 @@ export interface EvalCell {
   top1: number;
   top5: number;
   n: number;
+  /** Clips whose logits held a NaN or ±Inf (counted as wrong). */
+  nonFinite: number;
 }
 
 export interface BudgetResult {
@@ -146,7 +157,8 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
     let c = cells.get(key);
     if (!c) {
       const a = await evaluateAccuracy(model, test, { frames, size, ...(kk < g ? { k: kk } : {}), clips: o.testClips, batchSize: o.batchSize });
-      c = { frames, size, gridTokens: g, k: kk, top1: a.top1, top5: a.top5, n: a.n };
+      c = { frames, size, gridTokens: g, k: kk, top1: a.top1, top5: a.top5, n: a.n, nonFinite: a.nonFinite };
+      if (a.nonFinite) o.log?.(`  ${run.name}: ${frames}×${size} K=${kk}: ${a.nonFinite} of ${a.n} clips gave non-finite logits (counted as wrong)`);
       cells.set(key, c);
       o.log?.(`  ${run.name}: ${frames}×${size} K=${kk}: top-1 ${(a.top1 * 100).toFixed(1)}%`);
     }

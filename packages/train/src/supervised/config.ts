@@ -154,11 +154,25 @@ export function gridTokens(frames: number, size: number, patch: number): number 
   return frames * Math.floor(size / patch) ** 2;
 }
 
+/** Upper bounds of the integer settings (a typo like 1e20 must fail validation, not crash V8 later). */
+const LIMITS: Partial<Record<keyof TuneConfig, number>> = {
+  batchSize: 65_536,
+  clipLength: 100_000,
+  clipSize: 8192,
+  frames: 4096,
+  size: 8192,
+  keepCheckpoints: 1_000_000,
+  seed: 2 ** 32 - 1,
+};
+
+/** Bytes above which one training batch (float32 video) is refused as absurd. */
+const MAX_BATCH_BYTES = 16 * 2 ** 30;
+
 export function validateTuneConfig(c: TuneConfig): void {
   const errs: string[] = [];
-  const posInt = (k: keyof TuneConfig, min = 1) => {
+  const posInt = (k: keyof TuneConfig, min = 1, max = LIMITS[k] ?? 1e9) => {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) errs.push(`${k} must be an integer ≥ ${min} (got ${JSON.stringify(v)})`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) errs.push(`${k} must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
   };
   const num = (k: keyof TuneConfig, lo: number, hi = Infinity) => {
     const v = c[k];
@@ -182,7 +196,7 @@ export function validateTuneConfig(c: TuneConfig): void {
   if (c.size % patch !== 0) errs.push(`size ${c.size} is not a multiple of the patch size ${patch}`);
   const triple = (k: 'flexiFrames' | 'flexiSizes') => {
     const v = c[k];
-    if (!Array.isArray(v) || v.length !== 3 || v.some((x) => !Number.isInteger(x) || x < 1) || v[0] > v[1]) errs.push(`${k} must be [min, max, step] positive integers with min ≤ max (got ${JSON.stringify(v)})`);
+    if (!Array.isArray(v) || v.length !== 3 || v.some((x) => !Number.isInteger(x) || x < 1 || x > 8192) || v[0] > v[1]) errs.push(`${k} must be [min, max, step] integers in [1, 8192] with min ≤ max (got ${JSON.stringify(v)})`);
   };
   triple('flexiFrames');
   triple('flexiSizes');
@@ -204,6 +218,13 @@ export function validateTuneConfig(c: TuneConfig): void {
     else if (v !== null && c.data === 'moving-mnist') errs.push(`${k} needs a manifest 'data' (the embedded Moving-MNIST has its own splits)`);
   }
   if (c.evalClips > c.valClips) errs.push(`evalClips ${c.evalClips} exceeds valClips ${c.valClips}`);
+  if (!errs.length) {
+    const F = c.mode === 'fixed' ? c.frames : Math.max(c.frames, c.flexiFrames[1]);
+    const R = c.mode === 'fixed' ? c.size : Math.max(c.size, c.flexiSizes[1]);
+    const bytes = c.batchSize * F * R * R * 3 * 4;
+    if (bytes > MAX_BATCH_BYTES) errs.push(`a batch of ${c.batchSize} clips × ${F} frames × ${R}² pixels needs ${(bytes / 2 ** 30).toFixed(1)} GiB as float32 (limit ${MAX_BATCH_BYTES / 2 ** 30} GiB): lower batchSize, frames or size`);
+    if (c.tokenCounts.some((k) => k > 1e7)) errs.push(`tokenCounts must be ≤ 10000000 (got ${JSON.stringify(c.tokenCounts)})`);
+  }
   if (errs.length) throw new ConfigError(`invalid tune config:\n  - ${errs.join('\n  - ')}`);
 }
 

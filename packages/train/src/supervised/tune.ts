@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { atomicWriteFileSync, type TensorRecord } from '@flux/core';
+import { createHash } from 'node:crypto';
+
+import { CHECKSUMS_FILE, atomicWriteFileSync, type TensorRecord } from '@flux/core';
 import type { FluxViT } from '@flux/vit';
 
 import { evaluateAccuracy } from '../accuracy.js';
@@ -28,17 +30,19 @@ export interface ValAccuracy {
   head: number;
   top1: number;
   top5: number;
+  /** Clips with non-finite logits (counted as wrong). */
+  nonFinite: number;
 }
 
 /** Validation at the end of a run: the full grid (all tokens) and each head's token count on that grid. */
 export async function validate(model: FluxViT, cfg: TuneConfig, val: ClipDataset, clips = cfg.evalClips): Promise<ValAccuracy[]> {
   const out: ValAccuracy[] = [];
   const full = await evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, head: 0, clips });
-  out.push({ k: null, head: 0, top1: full.top1, top5: full.top5 });
+  out.push({ k: null, head: 0, top1: full.top1, top5: full.top5, nonFinite: full.nonFinite });
   if (cfg.mode !== 'fixed') {
     for (const [j, k] of cfg.tokenCounts.entries()) {
       const a = await evaluateAccuracy(model, val, { frames: cfg.frames, size: cfg.size, k, head: j, clips });
-      out.push({ k, head: j, top1: a.top1, top5: a.top5 });
+      out.push({ k, head: j, top1: a.top1, top5: a.top5, nonFinite: a.nonFinite });
     }
   }
   return out;
@@ -51,6 +55,7 @@ export function valMetrics(val: readonly ValAccuracy[]): Record<string, number> 
     const suffix = v.k === null ? '' : `@${v.k}`;
     m[`top1${suffix}`] = v.top1;
     m[`top5${suffix}`] = v.top5;
+    if (v.nonFinite) m[`nonFinite${suffix}`] = v.nonFinite;
   }
   return m;
 }
@@ -124,7 +129,7 @@ export class ClassificationObjective implements Objective<TrainBatch> {
       return valMetrics(this.lastValidation);
     }
     const a = await evaluateAccuracy(this.model, this.valSet, { frames: this.cfg.frames, size: this.cfg.size, head: 0, clips: this.cfg.evalClips });
-    return { top1: a.top1, top5: a.top5 };
+    return { top1: a.top1, top5: a.top5, ...(a.nonFinite ? { nonFinite: a.nonFinite } : {}) };
   }
 
   stateDict(): Map<string, TensorRecord> {
@@ -159,6 +164,8 @@ export interface TuneOptions {
   onStep?: (record: StepRecord) => void;
   /** Validation dataset override (default: the config's val split). */
   valDataset?: ClipDataset;
+  /** Warnings such as a corrupt checkpoint skipped on resume (default: stderr). */
+  onWarning?: (message: string) => void;
 }
 
 export interface TuneResult {
@@ -219,13 +226,24 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
     ...(options.stopAfter !== undefined ? { stopAfter: options.stopAfter } : {}),
     ...(options.lossHook ? { lossHook: options.lossHook } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   }).catch((err: unknown) => {
     model.dispose();
     throw err;
   });
+  const resultFile = path.join(r.runDir, 'result.json');
+  if (r.alreadyComplete && fs.existsSync(resultFile)) {
+    // Resuming a finished run: nothing ran; report what the run recorded instead of rewriting it.
+    const stored = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { finalLoss: number; val: ValAccuracy[]; best?: TuneResult['best'] };
+    return { runDir: r.runDir, steps: r.steps, finalLoss: stored.finalLoss, val: stored.val, best: stored.best ?? r.best, seconds: r.seconds, losses: [], model };
+  }
   if (r.steps === cfg.steps && r.lastCheckpoint) {
-    atomicWriteFileSync(path.join(r.runDir, 'model.safetensors'), fs.readFileSync(path.join(r.lastCheckpoint, 'model.safetensors')));
-    atomicWriteFileSync(path.join(r.runDir, 'result.json'), JSON.stringify({ steps: cfg.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best }, null, 2) + '\n');
+    const weights = fs.readFileSync(path.join(r.lastCheckpoint, 'model.safetensors'));
+    const result = JSON.stringify({ steps: cfg.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best }, null, 2) + '\n';
+    atomicWriteFileSync(path.join(r.runDir, 'model.safetensors'), weights);
+    atomicWriteFileSync(resultFile, result);
+    const sum = (d: Uint8Array | string) => createHash('sha256').update(d).digest('hex');
+    atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), JSON.stringify({ algorithm: 'sha256', files: { 'model.safetensors': sum(weights), 'result.json': sum(result) } }, null, 2) + '\n');
   }
   return { runDir: r.runDir, steps: r.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best, seconds: r.seconds, losses: r.losses, model };
 }
