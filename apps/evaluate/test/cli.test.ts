@@ -53,3 +53,18 @@ describe('flux-eval / flux-main CLIs', () => {
     for (const s of ['Usage: flux-main', 'baseline', 'Flux-Multi', '--time-budget', '--lrs']) expect(out).toContain(s);
   });
 });
+
+describe('FLUX_BACKEND reaches flux-eval and flux-main', () => {
+  it('an unknown FLUX_BACKEND stops them with the variable named (it used to be ignored)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+    const run = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-eval-env-'));
+    fs.writeFileSync(path.join(run, 'config.json'), '{}');
+    for (const args of [[path.join(dist, 'cli.js'), run], [path.join(dist, 'main-job.js'), '--out', path.join(run, 'main')]]) {
+      const r = spawnSync(process.execPath, args, { env: { ...process.env, FLUX_BACKEND: 'quantum' }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/Unknown backend "quantum"/);
+    }
+  }, 60_000);
+});

@@ -106,3 +106,12 @@ describe('flux-tune under kill -9', () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8')).finalLoss).toBe(got.at(-1)![1]);
   }, 240_000);
 });
+
+describe('FLUX_BACKEND reaches the CLI', () => {
+  it('an unknown FLUX_BACKEND stops flux-tune with the variable named (it used to be ignored)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [cli, '--steps', '1', '--out', path.join(tmpDir('env'), 'run'), '--quiet'], { env: { ...process.env, FLUX_BACKEND: 'quantum' }, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/"quantum" \(from FLUX_BACKEND\)/);
+  }, 60_000);
+});
