@@ -86,6 +86,7 @@ describe('tune → eval smoke run', () => {
       base: { ...tiny, steps: 2 },
       fluxTokenCounts: [8, 4, 2],
       steps: 2,
+      seeds: [0, 1],
       sweepSteps: 1,
       lrs: [1e-3, 2e-3],
       sweepValClips: 8,
@@ -100,6 +101,14 @@ describe('tune → eval smoke run', () => {
     // A comparison against an arm that did not train never counts as a pass.
     expect(r.checks.find((c) => c.name.startsWith('Flux-Multi vs baseline'))!.pass).toBe(false);
     expect(fs.existsSync(path.join(out, 'summary.json'))).toBe(true);
-    expect(fs.existsSync(path.join(out, 'runs', 'flux-multi', 'model.safetensors'))).toBe(true);
+    for (const seed of [0, 1]) expect(fs.existsSync(path.join(out, 'runs', 'flux-multi', `seed-${seed}`, 'model.safetensors'))).toBe(true);
+    // Seeds: every figure is mean ± std, every comparison has a standard error and a verdict.
+    expect(r.evals.baseline).toHaveLength(2);
+    expect(md).toMatch(/mean ± std over 2 seeds/);
+    expect(md).toMatch(/\| Flux-Multi − baseline at 25% tokens \| [+−]\d+\.\d ± \d+\.\d \| (win|loss|no significant difference) \|/);
+    expect(fs.existsSync(path.join(out, 'accuracy-vs-tokens-seeds.svg'))).toBe(true);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.seeds).toEqual([0, 1]);
+    expect(summary.comparisons.length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { initBackend, requestedBackend } from '@flux/core';
 import { FLEXI_PRESETS, type FlexiPresetName } from '@flux/sampling';
+import { MOVING_MNIST_TASKS } from '@flux/video';
 import {
   ConfigError,
   DEFAULT_TUNE_CONFIG,
@@ -48,6 +49,7 @@ export function buildTuneCommand(): Command {
     .option('--patch <n>', 'patch size in pixels', parseInteger(1))
     .addOption(new Option('--pool <kind>', `projector pooling: attention (the release's, needed for official weights) or max (the CPU-scale default: trains from scratch on all tokens)`).choices(['attention', 'max']))
     .option('--data <source>', `'moving-mnist' (embedded, default) or a training manifest: Kinetics-style CSV 'path label', SSv2 JSON, or a folder of class folders`)
+    .addOption(new Option('--task <name>', 'the embedded data\'s task: directions (8 motion classes, the original default) or pair (16 classes: the directions of two digits told apart by brightness, a faint distractor, a panning background)').choices(Object.keys(MOVING_MNIST_TASKS)))
     .option('--val-data <manifest>', 'validation manifest (with a manifest --data; default: validate on --data)')
     .option('--test-data <manifest>', 'test manifest flux-eval will use (default: --val-data, else --data)')
     .option('--grid <FxR>', `fixed grid / evaluation grid, e.g. ${D.frames}x${D.size}`, parseGrid)
@@ -109,6 +111,7 @@ interface CliOpts {
   patch?: number;
   pool?: 'attention' | 'max';
   data?: string;
+  task?: string;
   valData?: string;
   testData?: string;
   grid?: { frames: number; size: number };
@@ -161,6 +164,7 @@ export function configFromCli(o: CliOpts): TuneConfig {
     init: o.init,
     model: o.model,
     data: o.data,
+    task: o.task,
     valData: o.valData,
     testData: o.testData,
     frames: o.grid?.frames,

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@flux/core';
 import { FlexiSampler, MULTI_SCALE_CROP_SCALES, cropPlan, fixedGrid, frameIndices, type CropPlan, type FlexiSamplingConfig, type GridPlan, type PlanSampler } from '@flux/sampling';
-import { MovingMnist, ProbeCache, decodeFrames, loadManifest, normalizeFrames, type MovingMnistConfig, type VideoItem } from '@flux/video';
+import { MOVING_MNIST_TASKS, MovingMnist, ProbeCache, decodeFrames, loadManifest, normalizeFrames, type MovingMnistConfig, type VideoItem } from '@flux/video';
 
 export type Split = 'train' | 'val' | 'test';
 
@@ -52,12 +52,16 @@ export interface MovingMnistSizes {
   valClips: number;
   testClips?: number;
   seed?: number;
+  /** A named task of `@flux/video`'s MOVING_MNIST_TASKS (default 'directions'). */
+  task?: string;
 }
 
 /** The embedded Moving-MNIST default as a {@link ClipDataset}. */
 export function movingMnistDataset(split: Split, cfg: MovingMnistSizes): ClipDataset {
   const count = split === 'train' ? cfg.trainClips : split === 'val' ? cfg.valClips : (cfg.testClips ?? 2000);
-  const mmCfg: MovingMnistConfig = { split, seed: cfg.seed ?? 0, size: cfg.clipSize, length: cfg.clipLength, count };
+  const task = cfg.task ?? 'directions';
+  if (!Object.hasOwn(MOVING_MNIST_TASKS, task)) throw new RangeError(`unknown Moving-MNIST task ${JSON.stringify(task)} (known: ${Object.keys(MOVING_MNIST_TASKS).join(', ')})`);
+  const mmCfg: MovingMnistConfig = { ...MOVING_MNIST_TASKS[task], split, seed: cfg.seed ?? 0, size: cfg.clipSize, length: cfg.clipLength, count };
   const mm = new MovingMnist(mmCfg);
   return {
     count,
@@ -143,6 +147,8 @@ export interface DataSpec extends MovingMnistSizes {
   valData: string | null;
   /** Test manifest (default: the validation manifest, else the training manifest). */
   testData: string | null;
+  /** Seed of the embedded data's clips (default 0) — fixed across run seeds, so every seed trains and tests on the same clips. */
+  dataSeed?: number;
 }
 
 /**
@@ -151,7 +157,7 @@ export interface DataSpec extends MovingMnistSizes {
  * manifest's class list.
  */
 export function openDataset(split: Split, spec: DataSpec, extra: { testClips?: number } = {}): ClipDataset {
-  if (spec.data === 'moving-mnist') return movingMnistDataset(split, { ...spec, ...extra });
+  if (spec.data === 'moving-mnist') return movingMnistDataset(split, { ...spec, ...extra, seed: spec.dataSeed ?? 0 });
   const file = split === 'train' ? spec.data : split === 'val' ? (spec.valData ?? spec.data) : (spec.testData ?? spec.valData ?? spec.data);
   const limit = split === 'test' ? extra.testClips : undefined;
   const classes = split === 'train' ? undefined : manifestDataset(spec.data).classNames;

@@ -55,6 +55,8 @@ export {
 export { loadMnistDigits, mnistDataDir, DIGIT_SIZE, type MnistDigits, type MnistSplit } from './mnist/digits.js';
 export {
   MovingMnist,
+  MOVING_MNIST_TASKS,
+  type PanBackground,
   type MovingMnistConfig,
   type MovingMnistClip,
   type MovingMnistClipMeta,

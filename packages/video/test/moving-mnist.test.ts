@@ -174,3 +174,39 @@ describe('questionsFor', () => {
     expect(qa.find((q) => q.kind === 'count')!.options[qa.find((q) => q.kind === 'count')!.answer]).toBe('two');
   });
 });
+
+describe('harder tasks (MOVING_MNIST_TASKS)', () => {
+  it("'pair': the label is the two targets' direction pair, balanced; the distractor is fainter and unlabelled; the background pans", async () => {
+    const { MOVING_MNIST_TASKS } = await import('../src/index.js');
+    const mm = new MovingMnist({ ...MOVING_MNIST_TASKS.pair!, split: 'train' });
+    expect(mm.numClasses).toBe(16);
+    expect(mm.classNames[1]).toBe('left+right');
+    const counts = new Array(16).fill(0);
+    for (let i = 0; i < 1600; i++) {
+      const m = mm.meta(i);
+      counts[m.label]++;
+      const targets = m.tracks.filter((t) => t.role === 'target');
+      expect(targets).toHaveLength(2);
+      expect(targets.map((t) => t.intensity)).toEqual([1, 0.7]);
+      // The label follows the bright digit first, then the dimmer one.
+      expect(m.className).toBe(`${targets[0]!.direction}+${targets[1]!.direction}`);
+      expect(m.tracks.filter((t) => t.role === 'distractor').map((t) => t.intensity)).toEqual([0.4]);
+      expect(m.background?.amplitude).toBe(48);
+    }
+    for (const c of counts) expect(c).toBeGreaterThan(60); // 100 expected per class
+    // The pan moves the whole background: consecutive frames differ almost everywhere (not only at the digits).
+    const clip = mm.clip(0, { indices: [0, 1] });
+    const F = 64 * 64 * 3;
+    let changed = 0;
+    for (let i = 0; i < F; i += 3) if (clip.data[i] !== clip.data[F + i]) changed++;
+    expect(changed / (64 * 64)).toBeGreaterThan(0.5);
+    // The plain variant: same labels on black, nothing else.
+    const plain = new MovingMnist({ ...MOVING_MNIST_TASKS['pair-plain']!, split: 'train' });
+    expect(plain.meta(3).tracks).toHaveLength(2);
+    expect(plain.meta(3).background).toBeUndefined();
+    // The original task is unchanged by the new options.
+    expect(new MovingMnist({ ...MOVING_MNIST_TASKS.directions!, split: 'train' }).meta(5)).toEqual(new MovingMnist({ split: 'train' }).meta(5));
+    expect(() => new MovingMnist({ distractors: 3 })).toThrow(/distractors must be 0, 1 or 2/);
+    expect(() => new MovingMnist({ labelBy: 'pairs' as never })).toThrow(/labelBy must be/);
+  });
+});

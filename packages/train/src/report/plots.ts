@@ -28,6 +28,8 @@ export interface LineSeries {
   points: [number, number][];
   /** Dashed line (e.g. a second metric of the same model). */
   dashed?: boolean;
+  /** Error bar half-heights (same units as y), one per point in `points` order — e.g. the std over seeds. */
+  errors?: number[];
 }
 
 export interface LineChartOptions {
@@ -97,6 +99,15 @@ export function svgLineChart(o: LineChartOptions): string {
   }
   o.series.forEach((s, i) => {
     const color = PALETTE[i % PALETTE.length]!;
+    if (s.errors) {
+      s.points.forEach(([x, y], j) => {
+        const e = s.errors![j];
+        if (!(e !== undefined && e > 0 && Number.isFinite(x) && Number.isFinite(y))) return;
+        const cx = px(x).toFixed(1);
+        parts.push(`<line x1="${cx}" y1="${py(y - e).toFixed(1)}" x2="${cx}" y2="${py(y + e).toFixed(1)}" stroke="${color}" stroke-width="1.5"/>`);
+        for (const yy of [y - e, y + e]) parts.push(`<line x1="${(px(x) - 4).toFixed(1)}" y1="${py(yy).toFixed(1)}" x2="${(px(x) + 4).toFixed(1)}" y2="${py(yy).toFixed(1)}" stroke="${color}" stroke-width="1.5"/>`);
+      });
+    }
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).sort((a, b) => a[0] - b[0]);
     if (pts.length) {
       const d = pts.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ');

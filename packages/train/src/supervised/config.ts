@@ -1,3 +1,5 @@
+import { MOVING_MNIST_TASKS } from '@flux/video';
+
 import { ConfigError } from '../cli.js';
 import type { ClipSampling } from '../data.js';
 
@@ -20,6 +22,8 @@ export interface TuneConfig {
   init: string | null;
   /** `moving-mnist` (embedded, no downloads) or the training manifest (Kinetics CSV `path label`, SSv2 JSON, or a folder of class folders). */
   data: string;
+  /** With the embedded data: the task (`@flux/video` MOVING_MNIST_TASKS: 'directions', the original 8 motion classes, or 'pair', 16 classes). */
+  task: string;
   /** Validation manifest (with a manifest `data`); null: validate on `data`'s clips. */
   valData: string | null;
   /** Test manifest for flux-eval (with a manifest `data`); null: `valData`, else `data`. */
@@ -91,6 +95,7 @@ export const DEFAULT_TUNE_CONFIG: TuneConfig = {
   modelOverrides: { patchSize: 16, embedDim: 64, depth: 4, numHeads: 4, clipEmbedDim: 64, clipNumHeads: 4, maxFrames: 16, maxGrid: 4, layerScaleInit: 0, posEmbedInitScale: 4, clipPool: 'max' },
   init: null,
   data: 'moving-mnist',
+  task: 'directions',
   valData: null,
   testData: null,
   trainClips: 10_000,
@@ -211,6 +216,7 @@ export function validateTuneConfig(c: TuneConfig): void {
     if (c.tokenCounts.some((k, i) => i > 0 && k >= c.tokenCounts[i - 1]!)) errs.push(`tokenCounts must be strictly decreasing (largest first), got ${JSON.stringify(c.tokenCounts)}`);
   }
   if (!Array.isArray(c.cropScales) || c.cropScales.some((s) => !(s > 0 && s <= 1))) errs.push('cropScales must be numbers in (0, 1]');
+  if (typeof c.task !== 'string' || !Object.hasOwn(MOVING_MNIST_TASKS, c.task)) errs.push(`task must be one of ${Object.keys(MOVING_MNIST_TASKS).join(', ')} (got ${JSON.stringify(c.task)})`);
   if (typeof c.data !== 'string' || !c.data) errs.push(`data must be 'moving-mnist' or a manifest path (got ${JSON.stringify(c.data)})`);
   for (const k of ['valData', 'testData'] as const) {
     const v = c[k];

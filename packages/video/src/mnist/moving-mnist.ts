@@ -34,8 +34,26 @@ export interface MovingMnistConfig {
   directions?: 4 | 8;
   /** Speed classes (default slow = 1 px/frame "slowly", fast = 2 px/frame "quickly"). */
   speeds?: SpeedClass[];
-  /** Class label: 'direction' (default) or 'direction-speed'. With independent motions, digit 0 decides. */
-  labelBy?: 'direction' | 'direction-speed';
+  /**
+   * Class label: 'direction' (default), 'direction-speed' (with independent motions, digit 0 decides), or 'pair':
+   * two target digits move independently and the label is the pair of their directions (D² classes), the
+   * digits told apart by `pairOrder`.
+   */
+  labelBy?: 'direction' | 'direction-speed' | 'pair';
+  /**
+   * With labelBy 'pair': which target is "first" — 'brightness' (default: the brighter one; the other is drawn at
+   * `secondIntensity`), 'value' (the smaller digit; the two differ) or 'position' (the one that starts further left —
+   * without bounce, start position and direction are correlated, so its classes are unbalanced).
+   */
+  pairOrder?: 'brightness' | 'position' | 'value';
+  /** With pairOrder 'brightness': brightness of the second target (default 0.7). */
+  secondIntensity?: number;
+  /** Distractor digits (0–2, default 0): drawn fainter, moving anyhow, never part of the label. */
+  distractors?: number;
+  /** Brightness of distractor digits relative to the targets (default 0.5). */
+  distractorIntensity?: number;
+  /** Amplitude (0–255) of a textured background panning 1 px/frame in a random direction — a moving camera (default 0: black). */
+  pan?: number;
   /** All digits of a clip share direction and speed (default true: the label describes the whole clip). */
   sharedMotion?: boolean;
   /** Digits bounce off the edges (default false: start positions keep every digit inside the canvas). */
@@ -50,6 +68,10 @@ export interface MovingMnistConfig {
 
 /** One digit's path through a clip. */
 export interface DigitTrack extends TrackSummary {
+  /** 'target' digits define the label; 'distractor' digits (fainter) do not. */
+  role?: 'target' | 'distractor';
+  /** Brightness factor (1 for targets). */
+  intensity?: number;
   /** Index of the MNIST image within the split. */
   mnistIndex: number;
   /** Pixel position (top-left of the 28×28 digit) per frame: [x0, y0, x1, y1, …]. */
@@ -63,11 +85,21 @@ export interface MovingMnistClipMeta {
   label: number;
   className: string;
   tracks: DigitTrack[];
+  /** The panning background, when the dataset has one. */
+  background?: PanBackground;
   /** The canonical caption. */
   caption: string;
   /** The caption and paraphrases. */
   captions: string[];
   qa: QaItem[];
+}
+
+/** A textured background moving (vx, vy) px per frame: the sum of two plane waves. */
+export interface PanBackground {
+  amplitude: number;
+  vx: number;
+  vy: number;
+  waves: [number, number, number][];
 }
 
 /** A rendered clip: metadata plus [F, H, W, C] uint8 pixels. */
@@ -106,6 +138,19 @@ function hash32(s: string): number {
   return h >>> 0;
 }
 
+/**
+ * Named tasks of the embedded data (`new MovingMnist({ ...MOVING_MNIST_TASKS[name], split })`):
+ * - `directions`: the original default — 1–2 digits sharing one motion, 8 direction classes.
+ * - `pair`: two digits moving independently (4 directions each), told apart by brightness; the label is their
+ *   direction pair (16 classes); one fainter distractor digit moves anyhow, over a panning textured background.
+ * - `pair-plain`: the same two-digit direction pairs on black, without the distractor or the pan.
+ */
+export const MOVING_MNIST_TASKS: Readonly<Record<string, Readonly<MovingMnistConfig>>> = Object.freeze({
+  directions: Object.freeze({}),
+  pair: Object.freeze({ labelBy: 'pair', directions: 4, pairOrder: 'brightness', distractors: 1, distractorIntensity: 0.4, pan: 48 } as MovingMnistConfig),
+  'pair-plain': Object.freeze({ labelBy: 'pair', directions: 4, pairOrder: 'brightness' } as MovingMnistConfig),
+});
+
 /** The Moving-MNIST dataset. `new MovingMnist()` is the embedded default (train split, seed 0). */
 export class MovingMnist {
   readonly split: MnistSplit;
@@ -116,7 +161,12 @@ export class MovingMnist {
   readonly maxDigits: number;
   readonly directions: readonly Direction[];
   readonly speeds: readonly SpeedClass[];
-  readonly labelBy: 'direction' | 'direction-speed';
+  readonly labelBy: 'direction' | 'direction-speed' | 'pair';
+  readonly pairOrder: 'brightness' | 'position' | 'value';
+  readonly secondIntensity: number;
+  readonly distractors: number;
+  readonly distractorIntensity: number;
+  readonly pan: number;
   readonly sharedMotion: boolean;
   readonly bounce: boolean;
   readonly channels: 1 | 3;
@@ -140,6 +190,17 @@ export class MovingMnist {
     this.directions = DIRECTIONS.slice(0, config.directions ?? 8);
     this.speeds = config.speeds ?? DEFAULT_SPEEDS;
     this.labelBy = config.labelBy ?? 'direction';
+    if (!['direction', 'direction-speed', 'pair'].includes(this.labelBy)) throw new RangeError(`labelBy must be direction | direction-speed | pair, got ${JSON.stringify(this.labelBy)}`);
+    this.pairOrder = config.pairOrder ?? 'brightness';
+    if (!['brightness', 'position', 'value'].includes(this.pairOrder)) throw new RangeError(`pairOrder must be brightness | position | value, got ${JSON.stringify(this.pairOrder)}`);
+    this.secondIntensity = config.secondIntensity ?? 0.7;
+    if (!(this.secondIntensity > 0 && this.secondIntensity <= 1)) throw new RangeError(`secondIntensity must be in (0, 1], got ${this.secondIntensity}`);
+    this.distractors = config.distractors ?? 0;
+    if (!Number.isInteger(this.distractors) || this.distractors < 0 || this.distractors > 2) throw new RangeError(`distractors must be 0, 1 or 2, got ${this.distractors}`);
+    this.distractorIntensity = config.distractorIntensity ?? 0.5;
+    if (!(this.distractorIntensity > 0 && this.distractorIntensity <= 1)) throw new RangeError(`distractorIntensity must be in (0, 1], got ${this.distractorIntensity}`);
+    this.pan = config.pan ?? 0;
+    if (!(this.pan >= 0 && this.pan <= 255)) throw new RangeError(`pan must be an amplitude in [0, 255], got ${this.pan}`);
     this.sharedMotion = config.sharedMotion ?? true;
     this.bounce = config.bounce ?? false;
     this.channels = config.channels ?? 3;
@@ -165,7 +226,16 @@ export class MovingMnist {
     const perSpeed = this.labelBy === 'direction-speed';
     this.classNames = [];
     this.classDescriptions = [];
-    for (const dir of this.directions) {
+    if (this.labelBy === 'pair') {
+      const [a, b] = this.pairOrder === 'position' ? ['left', 'right'] : this.pairOrder === 'value' ? ['smaller', 'larger'] : ['bright', 'dimmer'];
+      for (const d1 of this.directions) {
+        for (const d2 of this.directions) {
+          this.classNames.push(`${d1}+${d2}`);
+          this.classDescriptions.push(`the ${a} digit moves ${directionPhrase(d1)} and the ${b} digit moves ${directionPhrase(d2)}`);
+        }
+      }
+    }
+    for (const dir of this.labelBy === 'pair' ? [] : this.directions) {
       if (perSpeed) {
         for (const s of this.speeds) {
           this.classNames.push(`${dir}-${s.name}`);
@@ -237,6 +307,7 @@ export class MovingMnist {
   meta(index: number): MovingMnistClipMeta {
     if (!Number.isInteger(index) || index < 0) throw new RangeError(`clip index must be a non-negative integer, got ${index}`);
     const rng = this.rngFor(index);
+    if (this.labelBy === 'pair') return this.pairMeta(index, rng);
     const n = this.minDigits + rng.int(this.maxDigits - this.minDigits + 1);
     const dirIdx = rng.int(this.directions.length);
     const speedIdx = rng.int(this.speeds.length);
@@ -246,15 +317,61 @@ export class MovingMnist {
       tracks.push(this.track(rng, shared ? dirIdx : rng.int(this.directions.length), shared ? speedIdx : rng.int(this.speeds.length)));
     }
     const label = this.labelBy === 'direction-speed' ? dirIdx * this.speeds.length + speedIdx : dirIdx;
-    const captions = captionsFor(tracks);
+    const extra = this.extras(rng);
+    const captions = captionsFor(tracks).map((c) => c + extra.caption);
     const qa = questionsFor(tracks, rng.fork('qa'), {
       directions: this.directions,
       adverbs: this.speeds.map((s) => s.adverb),
       bounce: this.bounce,
       maxDigits: this.maxDigits,
     });
-    return { index, split: this.split, label, className: this.classNames[label], tracks, caption: captions[0], captions, qa };
+    tracks.push(...extra.tracks);
+    return { index, split: this.split, label, className: this.classNames[label], tracks, ...(extra.background ? { background: extra.background } : {}), caption: captions[0], captions, qa };
   }
+
+  /** Distractor digits and the panning background of a clip (no draws when the dataset has neither). */
+  private extras(rng: Rng): { tracks: DigitTrack[]; background?: PanBackground; caption: string } {
+    const tracks: DigitTrack[] = [];
+    for (let k = 0; k < this.distractors; k++) {
+      const t = this.track(rng, rng.int(this.directions.length), rng.int(this.speeds.length));
+      tracks.push({ ...t, role: 'distractor', intensity: this.distractorIntensity });
+    }
+    let background: PanBackground | undefined;
+    if (this.pan > 0) {
+      const [vx, vy] = directionVector(DIRECTIONS[rng.int(8)]);
+      const waves: [number, number, number][] = [0, 1].map(() => [(rng.next() - 0.5) * 0.5, (rng.next() - 0.5) * 0.5, rng.next() * 2 * Math.PI]);
+      background = { amplitude: this.pan, vx, vy, waves };
+    }
+    const faint = tracks.map((t) => `a faint ${t.digit} drifts ${directionPhrase(t.direction)}`);
+    const caption = (faint.length ? `, while ${faint.join(' and ')}` : '') + (background ? ', over a panning textured background' : '');
+    return { tracks, ...(background ? { background } : {}), caption };
+  }
+
+  /** A clip of the 'pair' task: two target digits with independent motions; the label is their direction pair. */
+  private pairMeta(index: number, rng: Rng): MovingMnistClipMeta {
+    const D = this.directions.length;
+    const d1 = rng.int(D);
+    const d2 = rng.int(D);
+    let a = this.track(rng, d1, rng.int(this.speeds.length));
+    let b = this.track(rng, d2, rng.int(this.speeds.length));
+    if (this.pairOrder === 'value') {
+      for (let tries = 0; b.digit === a.digit && tries < 100; tries++) b = this.track(rng, d2, rng.int(this.speeds.length));
+      if (b.digit === a.digit) throw new Error(`moving-mnist: could not draw two different digits for clip ${index}`);
+    }
+    // Order the targets: by start position (left first) or by digit value; the label follows that order.
+    const swap = this.pairOrder === 'position' ? b.positions[0]! < a.positions[0]! : this.pairOrder === 'value' ? b.digit < a.digit : false;
+    if (swap) [a, b] = [b, a];
+    const first = this.directions.indexOf(a.direction);
+    const second = this.directions.indexOf(b.direction);
+    const label = first * D + second;
+    const targets: DigitTrack[] = [a, b].map((t, i) => ({ ...t, role: 'target', intensity: this.pairOrder === 'brightness' && i === 1 ? this.secondIntensity : 1 }));
+    const extra = this.extras(rng);
+    const captions = captionsFor(targets).map((c) => c + extra.caption);
+    const qa = questionsFor(targets, rng.fork('qa'), { directions: this.directions, adverbs: this.speeds.map((s) => s.adverb), bounce: this.bounce, maxDigits: 2 });
+    const tracks = [...targets, ...extra.tracks];
+    return { index, split: this.split, label, className: this.classNames[label]!, tracks, ...(extra.background ? { background: extra.background } : {}), caption: captions[0]!, captions, qa };
+  }
+
 
   /**
    * Draws frames `indices` of a clip at canvas size into `out` (at `offset`), channel-last. `out` must be zeroed.
@@ -265,10 +382,26 @@ export class MovingMnist {
     const images = this.digits.images;
     const frameBytes = S * S * C;
     const T = this.length;
+    const bg = meta.background;
     for (let p = 0; p < indices.length; p++) {
       const t = Math.min(Math.max(0, indices[p]), T - 1);
       const fbase = offset + p * frameBytes;
+      if (bg) {
+        // The camera pans: the texture at frame t is the frame-0 texture shifted by t·(vx, vy).
+        const ox = bg.vx * t;
+        const oy = bg.vy * t;
+        for (let y = 0; y < S; y++) {
+          for (let x = 0; x < S; x++) {
+            let v = 0.5;
+            for (const [fx, fy, ph] of bg.waves) v += 0.25 * Math.sin(2 * Math.PI * (fx * (x + ox) + fy * (y + oy)) + ph);
+            const q = Math.round(bg.amplitude * v);
+            const o = fbase + (y * S + x) * C;
+            for (let c = 0; c < C; c++) out[o + c] = q;
+          }
+        }
+      }
       for (const tr of meta.tracks) {
+        const gain = tr.intensity ?? 1;
         const px = tr.positions[2 * t];
         const py = tr.positions[2 * t + 1];
         const img = tr.mnistIndex * DIGIT_SIZE * DIGIT_SIZE;
@@ -276,7 +409,7 @@ export class MovingMnist {
           const row = fbase + ((py + r) * S + px) * C;
           const src = img + r * DIGIT_SIZE;
           for (let c = 0; c < DIGIT_SIZE; c++) {
-            const v = images[src + c];
+            const v = gain === 1 ? images[src + c] : Math.round(images[src + c] * gain);
             if (v === 0) continue;
             const o = row + c * C;
             if (v > out[o]) {
