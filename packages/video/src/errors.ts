@@ -57,6 +57,35 @@ export class VideoToolError extends Error {
   }
 }
 
+/**
+ * A request that cannot be honoured as given: an absurd output size, a byte budget it would exceed, a malformed
+ * option. Thrown before any process starts. A `RangeError`, so code that caught the untyped errors still does;
+ * the loader fails fast on it (it is the caller's bug, not a bad clip).
+ */
+export class VideoOptionError extends RangeError {
+  override readonly name = 'VideoOptionError';
+  /** The clip the request was for, when there is one. */
+  readonly file: string | undefined;
+  /** The option at fault, e.g. 'size', 'indices', 'crop', 'maxBytes', 'expectBytes'. */
+  readonly option: string;
+  /** What is wrong, without the file name. */
+  readonly detail: string;
+  /** The offending value. */
+  readonly value: unknown;
+  constructor(file: string | undefined, option: string, detail: string, value?: unknown) {
+    super(`${file !== undefined ? `${file}: ` : ''}invalid ${option}: ${detail}`);
+    this.file = file;
+    this.option = option;
+    this.detail = detail;
+    this.value = value;
+  }
+
+  /** The same error for `file` (for validation done where the file was not known). */
+  withFile(file: string): VideoOptionError {
+    return this.file === file ? this : new VideoOptionError(file, this.option, this.detail, this.value);
+  }
+}
+
 /** One problem found in a manifest. */
 export interface ManifestProblem {
   kind: 'missing-file' | 'unknown-label' | 'parse' | 'duplicate';

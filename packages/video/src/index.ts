@@ -5,6 +5,7 @@
 export {
   VideoDecodeError,
   VideoToolError,
+  VideoOptionError,
   ManifestError,
   type DecodeFailureCause,
   type ManifestProblem,
