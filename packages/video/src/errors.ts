@@ -94,6 +94,8 @@ export interface ManifestProblem {
   /** The resolved video path, when the entry has one. */
   path?: string;
   label?: string;
+  /** The field of a JSON entry (or the class name of a class-list object) at fault, when known. */
+  field?: string;
   message: string;
 }
 
@@ -106,7 +108,9 @@ export class ManifestError extends Error {
     const counts = new Map<string, number>();
     for (const p of problems) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);
     const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-    const shown = problems.slice(0, 20).map((p) => `  - ${p.line !== undefined ? `line ${p.line}: ` : ''}${p.message}`);
+    // Messages that already say where ("line 3: …", "entry 3: …") are not prefixed again.
+    const where = (p: ManifestProblem) => (p.line !== undefined && !/^(line|entry) /.test(p.message) ? `line ${p.line}: ` : '');
+    const shown = problems.slice(0, 20).map((p) => `  - ${where(p)}${p.message}`);
     const more = problems.length > 20 ? [`  … and ${problems.length - 20} more`] : [];
     super([`${manifest}: ${problems.length} problem(s) (${summary}):`, ...shown, ...more].join('\n'));
     this.manifest = manifest;
