@@ -44,7 +44,7 @@ export interface ManifestOptions {
 }
 
 /** Numeric labels without a class list name classes 0..max; a label this large or larger is refused. */
-export const MAX_NUMERIC_LABEL = 1_000_000;
+export const MAX_NUMERIC_LABEL = 100_000;
 
 /** Reads a manifest or class-list file as text (BOM removed); a ManifestError naming the file if it cannot. */
 function readText(file: string): string {
