@@ -5,9 +5,10 @@
  * crop → scale → optional hflip, written as raw rgb24 to a pipe; `-frames:v` stops ffmpeg right after the last
  * wanted frame instead of decoding to the end of the file.
  */
-import { VideoDecodeError } from './errors.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { VideoDecodeError, VideoOptionError } from './errors.js';
 import type { ProcessOptions } from './ffmpeg.js';
-import { runTool } from './ffmpeg.js';
+import { checkProcessOptions, runTool } from './ffmpeg.js';
 import { classifyFailure, localInput, probe, TRUNCATION_PATTERNS, type VideoInfo } from './probe.js';
 
 /** Output size: R (an R×R square) or width × height. */
@@ -45,7 +46,21 @@ export interface DecodeOptions extends ProcessOptions {
   info?: VideoInfo;
   /** Decode what is there from a truncated file instead of throwing (default false). */
   allowTruncated?: boolean;
+  /**
+   * Largest output `decodeFrames` may allocate: indices × width × height × 3 bytes (default {@link DEFAULT_MAX_BYTES},
+   * 1 GiB; at most what Node can allocate in one buffer). Bigger requests are refused before ffmpeg starts.
+   */
+  maxBytes?: number;
 }
+
+/** Largest width or height {@link frameSize} accepts (ffmpeg's own frame limit is of this order). */
+export const MAX_FRAME_SIDE = 16_384;
+
+/** Default byte budget of one {@link decodeFrames} call (1 GiB). */
+export const DEFAULT_MAX_BYTES = 2 ** 30;
+
+/** Longest `-vf` filter graph passed on the command line (Linux refuses single arguments over 128 KiB). */
+const MAX_FILTER_CHARS = 100_000;
 
 /** One requested index that was past the end of the clip, and the frame used instead. */
 export interface ClampedIndex {
@@ -68,13 +83,27 @@ export interface DecodedClip {
   warnings: string[];
 }
 
-/** Normalises a {@link FrameSize}. */
-export function frameSize(size: FrameSize): { width: number; height: number } {
-  const s = typeof size === 'number' ? { width: size, height: size } : size;
-  if (!Number.isInteger(s.width) || !Number.isInteger(s.height) || s.width <= 0 || s.height <= 0) {
-    throw new RangeError(`frame size must be positive integers, got ${JSON.stringify(size)}`);
+function show(v: unknown): string {
+  if (typeof v === 'number') return String(v); // JSON would print NaN and Infinity as null
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x)) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
   }
-  return s;
+}
+
+/**
+ * Normalises a {@link FrameSize}: R or `{ width, height }`, positive integers up to {@link MAX_FRAME_SIDE}.
+ * Throws {@link VideoOptionError} (option 'size', naming `file` when given).
+ */
+export function frameSize(size: FrameSize, file?: string): { width: number; height: number } {
+  const s: unknown = typeof size === 'number' ? { width: size, height: size } : size;
+  const ok = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= MAX_FRAME_SIDE;
+  if (typeof s !== 'object' || s === null || !ok((s as { width?: unknown }).width) || !ok((s as { height?: unknown }).height)) {
+    throw new VideoOptionError(file, 'size', `frame size must be R or { width, height }, positive integers ≤ ${MAX_FRAME_SIDE}, got ${show(size)}`, size);
+  }
+  const { width, height } = s as { width: number; height: number };
+  return { width, height };
 }
 
 /** The source-pixel crop for a clip of `srcW × srcH` (explicit crop, or the centred 'cover' crop, or none). */
@@ -95,7 +124,7 @@ export function resolveCrop(
     y = Math.min(Math.max(0, y), srcH - 1);
     w = Math.min(w, srcW - x);
     h = Math.min(h, srcH - y);
-    if (!(w >= 1 && h >= 1)) throw new RangeError(`crop ${JSON.stringify(crop)} is empty inside a ${srcW}×${srcH} frame`);
+    if (!(w >= 1 && h >= 1)) throw new VideoOptionError(undefined, 'crop', `crop ${show(crop)} is empty inside a ${srcW}×${srcH} frame`, crop);
     if (x === 0 && y === 0 && w === srcW && h === srcH) return undefined;
     return { x, y, width: w, height: h };
   }
@@ -112,13 +141,80 @@ export function resolveCrop(
 }
 
 function validateIndices(file: string, indices: readonly number[]): void {
-  if (indices.length === 0) throw new RangeError(`${file}: no frame indices requested`);
-  for (const i of indices) {
-    if (!Number.isInteger(i) || i < 0) throw new RangeError(`${file}: frame indices must be non-negative integers, got ${i}`);
+  if (!Array.isArray(indices)) throw new VideoOptionError(file, 'indices', `frame indices must be an array, got ${show(indices)}`, indices);
+  if (indices.length === 0) throw new VideoOptionError(file, 'indices', 'no frame indices requested', indices);
+  for (let p = 0; p < indices.length; p++) {
+    const i = indices[p];
+    if (!Number.isSafeInteger(i) || i < 0) throw new VideoOptionError(file, 'indices', `frame indices must be non-negative integers, got ${show(i)} at position ${p}`, i);
   }
 }
 
-const SCALE_FLAGS: Record<Interpolation, string> = { bilinear: 'bilinear', bicubic: 'bicubic', area: 'area', neighbor: 'neighbor' };
+const SCALE_FLAGS: ReadonlyMap<string, string> = new Map<Interpolation, string>([
+  ['bilinear', 'bilinear'],
+  ['bicubic', 'bicubic'],
+  ['area', 'area'],
+  ['neighbor', 'neighbor'],
+]);
+const FITS: ReadonlySet<string> = new Set<Fit>(['cover', 'stretch']);
+
+/** Checks a crop rectangle's shape (its fit inside the frame is checked once the frame size is known). */
+function validateCrop(file: string, crop: unknown): void {
+  if (crop === undefined) return;
+  if (typeof crop !== 'object' || crop === null) throw new VideoOptionError(file, 'crop', `crop must be { x, y, width, height, unit? }, got ${show(crop)}`, crop);
+  const c = crop as Record<string, unknown>;
+  for (const k of ['x', 'y', 'width', 'height']) {
+    const v = Object.hasOwn(c, k) ? c[k] : undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new VideoOptionError(file, 'crop', `crop.${k} must be a finite number, got ${show(v)}`, crop);
+  }
+  if (!((c.width as number) > 0 && (c.height as number) > 0)) throw new VideoOptionError(file, 'crop', `crop width and height must be > 0, got ${show(crop)}`, crop);
+  const unit = Object.hasOwn(c, 'unit') ? c.unit : undefined;
+  if (unit !== undefined && unit !== 'px' && unit !== 'fraction') throw new VideoOptionError(file, 'crop', `crop.unit must be 'px' or 'fraction', got ${show(unit)}`, crop);
+}
+
+/** Checks a caller-supplied probe result enough that it cannot turn into a nonsense filter graph. */
+function validateInfo(file: string, info: unknown): void {
+  if (info === undefined) return;
+  const i = info as Partial<VideoInfo> | null;
+  const nat = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (typeof i !== 'object' || i === null || !nat(i.frames) || !nat(i.width) || !nat(i.height)) {
+    throw new VideoOptionError(file, 'info', `info must be a probe result with integer frames, width and height, got ${show(info)}`.slice(0, 300), info);
+  }
+}
+
+/**
+ * Validates everything {@link decodeFrames} is asked before anything runs; returns the output size.
+ * Throws {@link VideoOptionError} naming the file and the option.
+ */
+export function validateDecodeRequest(file: string, indices: readonly number[], size: FrameSize, options: DecodeOptions = {}): { width: number; height: number } {
+  validateIndices(file, indices);
+  const out = frameSize(size, file);
+  if (typeof options !== 'object' || options === null) throw new VideoOptionError(file, 'options', `options must be an object, got ${show(options)}`, options);
+  checkProcessOptions(options, file);
+  validateCrop(file, options.crop);
+  if (options.fit !== undefined && !FITS.has(options.fit)) throw new VideoOptionError(file, 'fit', `fit must be 'cover' or 'stretch', got ${show(options.fit)}`, options.fit);
+  if (options.interpolation !== undefined && !SCALE_FLAGS.has(options.interpolation)) {
+    throw new VideoOptionError(file, 'interpolation', `interpolation must be one of ${[...SCALE_FLAGS.keys()].join(', ')}, got ${show(options.interpolation)}`, options.interpolation);
+  }
+  const threads = options.threads;
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 0 && threads <= 1024)) {
+    throw new VideoOptionError(file, 'threads', `threads must be an integer in 0..1024 (0 = ffmpeg's choice), got ${show(threads)}`, threads);
+  }
+  validateInfo(file, options.info);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (typeof maxBytes !== 'number' || !(maxBytes > 0) || maxBytes > bufferConstants.MAX_LENGTH) {
+    throw new VideoOptionError(file, 'maxBytes', `maxBytes must be a positive number ≤ ${bufferConstants.MAX_LENGTH} (the largest buffer Node allocates), got ${show(maxBytes)}`, maxBytes);
+  }
+  const bytes = indices.length * out.width * out.height * 3;
+  if (bytes > maxBytes) {
+    throw new VideoOptionError(
+      file,
+      'size',
+      `${indices.length} frames × ${out.width}×${out.height}×3 = ${bytes} bytes exceeds maxBytes (${maxBytes}); ask for fewer or smaller frames, or raise maxBytes`,
+      size,
+    );
+  }
+  return out;
+}
 
 /** The `select` expression for unique, sorted frame numbers (commas escaped for the filter-graph parser). */
 export function selectExpression(unique: readonly number[]): string {
@@ -143,7 +239,7 @@ export function buildFilter(
 ): string {
   const parts = [`select=${select}`];
   if (crop) parts.push(`crop=${crop.width}:${crop.height}:${crop.x}:${crop.y}`);
-  parts.push(`scale=${out.width}:${out.height}:flags=${SCALE_FLAGS[interpolation]}`);
+  parts.push(`scale=${out.width}:${out.height}:flags=${SCALE_FLAGS.get(interpolation) ?? 'bilinear'}`);
   if (flip) parts.push('hflip');
   return parts.join(',');
 }
@@ -152,11 +248,29 @@ export function buildFilter(
  * Decodes frames `indices` (decode order numbers, 0-based; duplicates and any order allowed) of `file`, resized to
  * `size`, with one ffmpeg process. Indices past the end are clamped to the last frame and reported in `clamped`.
  * Throws {@link VideoDecodeError} (cause: missing, empty, corrupt, truncated, unsupported-codec, no-video-stream,
- * timeout, aborted).
+ * timeout, aborted), or {@link VideoOptionError} before anything runs when the request itself is invalid (size,
+ * byte budget `maxBytes`, indices, crop, fit, interpolation, threads, timeoutMs, signal, info).
  */
 export async function decodeFrames(file: string, indices: readonly number[], size: FrameSize, options: DecodeOptions = {}): Promise<DecodedClip> {
-  validateIndices(file, indices);
-  const out = frameSize(size);
+  const out = validateDecodeRequest(file, indices, size, options);
+  // Every process this call starts listens to `own`; whatever way the call ends, `finally` aborts it, so no
+  // process of this call can outlive it (runTool settles only after its process exited and was reaped).
+  const own = new AbortController();
+  const userSignal = options.signal;
+  const onAbort = () => own.abort();
+  if (userSignal?.aborted) own.abort();
+  else userSignal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await decodeChecked(file, indices, out, { ...options, signal: own.signal });
+  } catch (e) {
+    throw e instanceof VideoOptionError ? e.withFile(file) : e;
+  } finally {
+    userSignal?.removeEventListener('abort', onAbort);
+    own.abort();
+  }
+}
+
+async function decodeChecked(file: string, indices: readonly number[], out: { width: number; height: number }, options: DecodeOptions): Promise<DecodedClip> {
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 30_000;
   const info = options.info ?? (await probe(file, { ...options, timeoutMs }));
@@ -186,7 +300,11 @@ export async function decodeFrames(file: string, indices: readonly number[], siz
   const threads = options.threads ?? 1;
   if (threads > 0) args.push('-threads', String(threads));
   args.push('-i', localInput(file), '-an', '-sn', '-dn');
-  args.push('-vf', buildFilter(selectExpression(unique), out, crop, options.flip ?? false, options.interpolation ?? 'bilinear'));
+  const filter = buildFilter(selectExpression(unique), out, crop, options.flip ?? false, options.interpolation ?? 'bilinear');
+  if (filter.length > MAX_FILTER_CHARS) {
+    throw new VideoOptionError(file, 'indices', `${unique.length} distinct, scattered frame indices make a ${filter.length}-character ffmpeg filter (at most ${MAX_FILTER_CHARS}); decode them in several calls`, unique.length);
+  }
+  args.push('-vf', filter);
   args.push('-vsync', '0', '-frames:v', String(unique.length), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   const remaining = Math.max(1, timeoutMs - (Date.now() - started));
   const res = await runTool('ffmpeg', args, { ...options, timeoutMs: remaining, expectBytes: unique.length * frameBytes });
@@ -196,7 +314,7 @@ export async function decodeFrames(file: string, indices: readonly number[], siz
   const truncatedMsg = TRUNCATION_PATTERNS.some((r) => r.test(res.stderr));
   if (got === 0 && (res.code !== 0 || truncatedMsg)) throw await classifyFailure(file, res.stderr, 'ffmpeg');
   if (got < unique.length && truncatedMsg && !options.allowTruncated) throw await classifyFailure(file, res.stderr, 'ffmpeg');
-  if (res.stderr.trim()) warnings.push(...res.stderr.trim().split('\n').slice(-4));
+  if (res.stderr.trim()) for (const l of res.stderr.trim().split('\n').slice(-4)) warnings.push(l);
   let stdout = res.stdout;
   let corrected = info;
   if (got < unique.length) {
@@ -229,12 +347,16 @@ export async function decodeFrames(file: string, indices: readonly number[], siz
     if (n2 > 0) res2.stdout.copy(buf, got * frameBytes);
     else res.stdout.copy(buf, got * frameBytes, (got - 1) * frameBytes, got * frameBytes);
     stdout = buf;
+    const keptLast = kept.includes(lastIdx);
     unique.length = 0;
-    unique.push(...kept, ...(kept.includes(lastIdx) ? [] : [lastIdx]));
-    if (kept.includes(lastIdx)) stdout = buf.subarray(0, got * frameBytes);
+    for (const k of kept) unique.push(k); // a loop, not push(...kept): index lists can be longer than the argument limit
+    if (!keptLast) unique.push(lastIdx);
+    if (keptLast) stdout = buf.subarray(0, got * frameBytes);
+    const byPosition = new Map<number, ClampedIndex>();
+    for (const c of clamped) byPosition.set(c.position, c);
     for (let p = 0; p < used.length; p++) {
       if (used[p] > lastIdx) {
-        const existing = clamped.find((c) => c.position === p);
+        const existing = byPosition.get(p);
         if (existing) existing.used = lastIdx;
         else clamped.push({ position: p, requested: indices[p], used: lastIdx });
         used[p] = lastIdx;

@@ -57,6 +57,35 @@ export class VideoToolError extends Error {
   }
 }
 
+/**
+ * A request that cannot be honoured as given: an absurd output size, a byte budget it would exceed, a malformed
+ * option. Thrown before any process starts. A `RangeError`, so code that caught the untyped errors still does;
+ * the loader fails fast on it (it is the caller's bug, not a bad clip).
+ */
+export class VideoOptionError extends RangeError {
+  override readonly name = 'VideoOptionError';
+  /** The clip the request was for, when there is one. */
+  readonly file: string | undefined;
+  /** The option at fault, e.g. 'size', 'indices', 'crop', 'maxBytes', 'expectBytes'. */
+  readonly option: string;
+  /** What is wrong, without the file name. */
+  readonly detail: string;
+  /** The offending value. */
+  readonly value: unknown;
+  constructor(file: string | undefined, option: string, detail: string, value?: unknown) {
+    super(`${file !== undefined ? `${file}: ` : ''}invalid ${option}: ${detail}`);
+    this.file = file;
+    this.option = option;
+    this.detail = detail;
+    this.value = value;
+  }
+
+  /** The same error for `file` (for validation done where the file was not known). */
+  withFile(file: string): VideoOptionError {
+    return this.file === file ? this : new VideoOptionError(file, this.option, this.detail, this.value);
+  }
+}
+
 /** One problem found in a manifest. */
 export interface ManifestProblem {
   kind: 'missing-file' | 'unknown-label' | 'parse' | 'duplicate';
@@ -65,6 +94,8 @@ export interface ManifestProblem {
   /** The resolved video path, when the entry has one. */
   path?: string;
   label?: string;
+  /** The field of a JSON entry (or the class name of a class-list object) at fault, when known. */
+  field?: string;
   message: string;
 }
 
@@ -77,7 +108,9 @@ export class ManifestError extends Error {
     const counts = new Map<string, number>();
     for (const p of problems) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);
     const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-    const shown = problems.slice(0, 20).map((p) => `  - ${p.line !== undefined ? `line ${p.line}: ` : ''}${p.message}`);
+    // Messages that already say where ("line 3: …", "entry 3: …") are not prefixed again.
+    const where = (p: ManifestProblem) => (p.line !== undefined && !/^(line|entry) /.test(p.message) ? `line ${p.line}: ` : '');
+    const shown = problems.slice(0, 20).map((p) => `  - ${where(p)}${p.message}`);
     const more = problems.length > 20 ? [`  … and ${problems.length - 20} more`] : [];
     super([`${manifest}: ${problems.length} problem(s) (${summary}):`, ...shown, ...more].join('\n'));
     this.manifest = manifest;

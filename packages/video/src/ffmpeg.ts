@@ -8,10 +8,11 @@
  * Every process is started with a timeout and an optional AbortSignal; on either it is SIGKILLed and the promise
  * settles only after the process has exited and been reaped, so no zombie or orphan outlives a call.
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { VideoToolError } from './errors.js';
+import { VideoOptionError, VideoToolError } from './errors.js';
 
 const require = createRequire(import.meta.url);
 
@@ -63,6 +64,44 @@ export interface ProcessOptions extends ToolPaths {
   signal?: AbortSignal;
 }
 
+/** The longest delay setTimeout honours (larger ones fire at once); longer timeouts wait this long. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function isAbortSignal(s: unknown): s is AbortSignal {
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof (s as AbortSignal).aborted === 'boolean' &&
+    typeof (s as AbortSignal).addEventListener === 'function' &&
+    typeof (s as AbortSignal).removeEventListener === 'function'
+  );
+}
+
+/**
+ * Checks {@link ProcessOptions} before anything starts: `timeoutMs` a positive number (Infinity: no limit),
+ * `signal` an AbortSignal, binary paths strings. Throws {@link VideoOptionError} (naming `file` when given).
+ */
+export function checkProcessOptions(options: ProcessOptions, file?: string): void {
+  const t = options.timeoutMs;
+  if (t !== undefined && !(typeof t === 'number' && t > 0)) {
+    throw new VideoOptionError(file, 'timeoutMs', `timeoutMs must be a positive number of milliseconds, got ${String(t)}`, t);
+  }
+  if (options.signal !== undefined && !isAbortSignal(options.signal)) {
+    throw new VideoOptionError(file, 'signal', 'signal must be an AbortSignal', options.signal);
+  }
+  for (const k of ['ffmpegPath', 'ffprobePath'] as const) {
+    const v = options[k];
+    if (v !== undefined && typeof v !== 'string') throw new VideoOptionError(file, k, `${k} must be a string, got ${typeof v}`, v);
+  }
+}
+
+function checkByteCount(option: string, n: number | undefined, min: number): void {
+  if (n === undefined) return;
+  if (!(Number.isSafeInteger(n) && n >= min && n <= bufferConstants.MAX_LENGTH)) {
+    throw new VideoOptionError(undefined, option, `${option} must be an integer in ${min}..${bufferConstants.MAX_LENGTH} bytes, got ${String(n)}`, n);
+  }
+}
+
 /** How a finished process ended. */
 export interface ProcessResult {
   code: number | null;
@@ -104,16 +143,32 @@ const STDERR_CAP = 64 * 1024;
 
 /**
  * Runs a tool to completion. `expectBytes` preallocates stdout (raw video frames); extra bytes are counted but
- * dropped. `keepLastFrame` (a frame size in bytes) keeps only the last complete frame of stdout in constant memory. Rejects only when the binary cannot be started ({@link VideoToolError}); timeouts, aborts and exit
- * codes are reported in the result.
+ * dropped. `keepLastFrame` (a frame size in bytes) keeps only the last complete frame of stdout in constant memory.
+ * Rejects when the options are invalid ({@link VideoOptionError}, before spawning) or the binary cannot be started
+ * ({@link VideoToolError}); timeouts, aborts and exit codes are reported in the result. Whatever happens, the
+ * promise settles only after the process (if one started) exited, and it is then no longer in {@link liveProcesses}.
  */
 export function runTool(
   tool: VideoTool,
   args: readonly string[],
   options: ProcessOptions & { expectBytes?: number; keepLastFrame?: number; stdin?: Buffer | Uint8Array } = {},
 ): Promise<ProcessResult> {
+  // Everything that can fail synchronously is checked, and the stdout buffer allocated, before anything is spawned.
+  try {
+    checkProcessOptions(options);
+    checkByteCount('expectBytes', options.expectBytes, 0);
+    checkByteCount('keepLastFrame', options.keepLastFrame, 1);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   const { path } = resolveTool(tool, tool === 'ffmpeg' ? options.ffmpegPath : options.ffprobePath);
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = Math.min(options.timeoutMs ?? 30_000, MAX_TIMER_MS);
+  let fixed: Buffer | undefined;
+  try {
+    fixed = options.expectBytes !== undefined ? Buffer.allocUnsafe(options.expectBytes) : undefined;
+  } catch (e) {
+    return Promise.reject(new VideoOptionError(undefined, 'expectBytes', `cannot allocate ${options.expectBytes} bytes: ${(e as Error).message}`, options.expectBytes));
+  }
   installExitHook();
   return new Promise<ProcessResult>((resolve, reject) => {
     if (options.signal?.aborted) {
@@ -128,12 +183,17 @@ export function runTool(
       return;
     }
     live.add(child);
-    const fixed = options.expectBytes !== undefined ? Buffer.allocUnsafe(options.expectBytes) : undefined;
     const chunks: Buffer[] = [];
     let bytes = 0;
     let stderr = '';
     let timedOut = false;
     let aborted = false;
+    let timer: NodeJS.Timeout | undefined;
+    /** An error thrown while wiring the process up: it is killed, and the promise rejects with this once it exited. */
+    let failure: { error: unknown } | undefined;
+    const fb = options.keepLastFrame;
+    let tail = Buffer.alloc(0);
+    let tailStart = 0;
 
     const kill = () => {
       try {
@@ -142,53 +202,18 @@ export function runTool(
         /* already exited */
       }
     };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, timeoutMs);
     const onAbort = () => {
       aborted = true;
       kill();
     };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-
-    const fb = options.keepLastFrame;
-    let tail = Buffer.alloc(0);
-    let tailStart = 0;
-    child.stdout!.on('data', (d: Buffer) => {
-      if (fb) {
-        tail = Buffer.concat([tail, d]);
-        const total = bytes + d.length;
-        const lastStart = (Math.floor(total / fb) - 1) * fb;
-        if (lastStart > tailStart) {
-          tail = tail.subarray(lastStart - tailStart);
-          tailStart = lastStart;
-        }
-      } else if (fixed) {
-        if (bytes < fixed.length) d.copy(fixed, bytes, 0, Math.min(d.length, fixed.length - bytes));
-      } else {
-        chunks.push(d);
-      }
-      bytes += d.length;
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => {
-      stderr += d;
-      if (stderr.length > STDERR_CAP) stderr = stderr.slice(stderr.length - STDERR_CAP);
-    });
-    if (options.stdin && child.stdin) {
-      child.stdin.on('error', () => {
-        /* EPIPE when the tool exits early: reported through the exit code */
-      });
-      child.stdin.end(options.stdin);
-    }
     let settled = false;
     const cleanup = () => {
       settled = true;
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       live.delete(child);
     };
+    // The exit handlers come first, so that whatever throws below, the process is still reaped and forgotten.
     child.on('error', (e) => {
       // A process that never started (ENOENT, EACCES) has no pid; 'close' may not follow.
       if (child.pid === undefined && !settled) {
@@ -200,9 +225,54 @@ export function runTool(
     child.on('close', (code, sig) => {
       if (settled) return;
       cleanup();
+      if (failure) {
+        reject(failure.error);
+        return;
+      }
       const stdout = fb ? (bytes >= fb ? tail.subarray(0, fb) : Buffer.alloc(0)) : fixed ? fixed.subarray(0, Math.min(bytes, fixed.length)) : Buffer.concat(chunks);
       resolve({ code, killedBy: sig, stdout, stdoutBytes: bytes, stderr, timedOut, aborted, pid: child.pid });
     });
+
+    try {
+      timer = setTimeout(() => {
+        timedOut = true;
+        kill();
+      }, timeoutMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      child.stdout!.on('data', (d: Buffer) => {
+        if (fb) {
+          tail = Buffer.concat([tail, d]);
+          const total = bytes + d.length;
+          const lastStart = (Math.floor(total / fb) - 1) * fb;
+          if (lastStart > tailStart) {
+            tail = tail.subarray(lastStart - tailStart);
+            tailStart = lastStart;
+          }
+        } else if (fixed) {
+          if (bytes < fixed.length) d.copy(fixed, bytes, 0, Math.min(d.length, fixed.length - bytes));
+        } else {
+          chunks.push(d);
+        }
+        bytes += d.length;
+      });
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (d: string) => {
+        stderr += d;
+        if (stderr.length > STDERR_CAP) stderr = stderr.slice(stderr.length - STDERR_CAP);
+      });
+      if (options.stdin && child.stdin) {
+        child.stdin.on('error', () => {
+          /* EPIPE when the tool exits early: reported through the exit code */
+        });
+        child.stdin.end(options.stdin);
+      }
+    } catch (e) {
+      failure = { error: e };
+      // Drain the pipes so 'close' can follow the kill.
+      child.stdout?.resume();
+      child.stderr?.resume();
+      kill();
+    }
   });
 }
 

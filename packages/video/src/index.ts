@@ -5,6 +5,7 @@
 export {
   VideoDecodeError,
   VideoToolError,
+  VideoOptionError,
   ManifestError,
   type DecodeFailureCause,
   type ManifestProblem,
@@ -14,6 +15,8 @@ export { probe, type VideoInfo, type ProbeOptions } from './probe.js';
 export {
   decodeFrames,
   frameSize,
+  MAX_FRAME_SIDE,
+  DEFAULT_MAX_BYTES,
   resolveCrop,
   buildFilter,
   selectExpression,
@@ -49,6 +52,7 @@ export {
   loadManifest,
   readClassList,
   VIDEO_EXTENSIONS,
+  MAX_NUMERIC_LABEL,
   type VideoDataset,
   type ManifestOptions,
 } from './manifest/index.js';

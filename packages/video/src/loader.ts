@@ -6,7 +6,8 @@
  * and, per clip, its source and frame indices (a list, or a function of the probed clip so TSN segments can use
  * the real frame count). @flux/sampling produces such plans; so can a user's own code.
  */
-import { VideoDecodeError, type DecodeFailureCause } from './errors.js';
+import { constants as bufferConstants } from 'node:buffer';
+import { VideoDecodeError, VideoOptionError, type DecodeFailureCause } from './errors.js';
 import { decodeFrames, frameSize, type CropRect, type DecodedClip, type DecodeOptions, type Fit, type FrameSize, type Interpolation } from './decode.js';
 import type { ToolPaths } from './ffmpeg.js';
 import { probe, type VideoInfo } from './probe.js';
@@ -252,7 +253,7 @@ export class VideoLoader implements AsyncIterable<LoadedBatch> {
       const work = (async () => {
         const info = await src.info(base);
         const indices = typeof req.indices === 'function' ? req.indices(info) : req.indices;
-        if (indices.length !== F) throw new RangeError(`plan asked for ${F} frames but gave ${indices.length} indices for ${src.id}`);
+        if (!Array.isArray(indices) || indices.length !== F) throw new VideoOptionError(src.id, 'indices', `plan asked for ${F} frames but gave ${Array.isArray(indices) ? indices.length : String(indices)} indices`, indices);
         const crop = typeof req.crop === 'function' ? req.crop(info) : req.crop;
         const remaining = Math.max(1, this.opts.timeoutMs - (Date.now() - started));
         return src.read(indices, size, { ...base, info, timeoutMs: remaining, ...(crop ? { crop } : {}), ...(req.flip ? { flip: true } : {}) });
@@ -264,9 +265,14 @@ export class VideoLoader implements AsyncIterable<LoadedBatch> {
   }
 
   private async loadBatch(plan: BatchPlan, index: number): Promise<LoadedBatch | null> {
-    const out = frameSize(plan.size);
+    const out = frameSize(plan.size, `plan ${index}`);
     const F = plan.frames;
-    if (!Number.isInteger(F) || F < 1) throw new RangeError(`plan ${index}: frames must be an integer ≥ 1, got ${F}`);
+    if (!Number.isInteger(F) || F < 1) throw new VideoOptionError(`plan ${index}`, 'frames', `frames must be an integer ≥ 1, got ${F}`, F);
+    if (!Array.isArray(plan.clips)) throw new VideoOptionError(`plan ${index}`, 'clips', 'clips must be an array', plan.clips);
+    const batchBytes = plan.clips.length * F * out.width * out.height * 3;
+    if (batchBytes > bufferConstants.MAX_LENGTH) {
+      throw new VideoOptionError(`plan ${index}`, 'size', `${plan.clips.length} clips × ${F} frames × ${out.width}×${out.height}×3 = ${batchBytes} bytes is more than one buffer can hold (${bufferConstants.MAX_LENGTH})`, plan.size);
+    }
     const batchAbort = new AbortController();
     const onAbort = () => batchAbort.abort();
     this.abort.signal.addEventListener('abort', onAbort, { once: true });

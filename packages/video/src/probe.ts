@@ -8,7 +8,7 @@
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { VideoDecodeError } from './errors.js';
-import { runTool, type ProcessOptions } from './ffmpeg.js';
+import { checkProcessOptions, runTool, type ProcessOptions } from './ffmpeg.js';
 
 /** What {@link probe} found. Width/height are as displayed (after rotation metadata is applied). */
 export interface VideoInfo {
@@ -138,6 +138,7 @@ export async function classifyFailure(file: string, stderr: string, tool: string
  * 'missing' | 'empty' | 'corrupt' | 'truncated' | 'unsupported-codec' | 'no-video-stream' | 'timeout'.
  */
 export async function probe(file: string, options: ProbeOptions = {}): Promise<VideoInfo> {
+  checkProcessOptions(options, file);
   const sizeBytes = await checkFile(file);
   const args = ['-v', 'warning', '-print_format', 'json', '-show_streams', '-show_format'];
   if (options.countPackets ?? true) args.push('-count_packets');
