@@ -76,7 +76,7 @@ export interface MainJobOptions {
 
 export const DEFAULT_MAIN_JOB: MainJobOptions = {
   out: 'flux-main',
-  base: { steps: 600, batchSize: 16, warmupSteps: 30, evalClips: 256, task: 'directions' },
+  base: { steps: 600, batchSize: 16, warmupSteps: 30, evalClips: 256, task: 'distract' },
   fluxTokenCounts: [64, 40, 24],
   steps: 600,
   seeds: [0, 1, 2],
@@ -383,7 +383,7 @@ export function buildMainCommand(): Command {
     .option('-o, --out <dir>', `output directory (default ${D.out})`)
     .option('--steps <n>', `steps of each final run (default ${D.steps})`, parseInteger(1, 1e9))
     .option('--seeds <s,...>', `seeds of the final runs, one run per arm and seed (default ${D.seeds.join(',')})`, parseIntList)
-    .option('--task <name>', `the embedded data's task: directions (default, 8 classes), pair or pair-plain (16 classes; see @flux/video MOVING_MNIST_TASKS)`)
+    .option('--task <name>', `the embedded data's task (@flux/video MOVING_MNIST_TASKS): distract (default), directions, distract-speed, pair, pair-plain`)
     .option('--sweep-steps <n>', `steps of each lr-sweep run; 0 disables the sweep (default ${D.sweepSteps})`, parseInteger(0))
     .option('--lrs <lr,...>', `learning rates tried per arm (default ${D.lrs.join(',')})`, parseNumberList)
     .option('--time-budget <minutes>', `shrink the final runs (both alike) to finish within this (default ${D.timeBudgetMinutes})`, parseNumber(1))

@@ -149,6 +149,8 @@ export const MOVING_MNIST_TASKS: Readonly<Record<string, Readonly<MovingMnistCon
   directions: Object.freeze({}),
   pair: Object.freeze({ labelBy: 'pair', directions: 4, pairOrder: 'brightness', distractors: 1, distractorIntensity: 0.4, pan: 48 } as MovingMnistConfig),
   'pair-plain': Object.freeze({ labelBy: 'pair', directions: 4, pairOrder: 'brightness' } as MovingMnistConfig),
+  distract: Object.freeze({ distractors: 2, distractorIntensity: 0.5, pan: 48 } as MovingMnistConfig),
+  'distract-speed': Object.freeze({ labelBy: 'direction-speed', distractors: 2, distractorIntensity: 0.5, pan: 48 } as MovingMnistConfig),
 });
 
 /** The Moving-MNIST dataset. `new MovingMnist()` is the embedded default (train split, seed 0). */
