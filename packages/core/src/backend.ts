@@ -294,7 +294,8 @@ export function requestedBackend(flag?: string | null, fallback = 'auto'): strin
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendReport> {
   const requested = (options.backend ?? process.env.FLUX_BACKEND ?? 'auto').trim().toLowerCase();
-  const candidates = ALIASES[requested];
+  // An own-property check: `constructor`, `__proto__` or `toString` must not find Object.prototype's members.
+  const candidates = Object.prototype.hasOwnProperty.call(ALIASES, requested) ? ALIASES[requested] : undefined;
   if (candidates == null) {
     throw new Error(
       `Unknown backend "${requested}" (from ${options.backend != null ? 'options.backend' : 'FLUX_BACKEND'}); ` +

@@ -33,6 +33,20 @@ describe('initBackend', () => {
     await expect(initBackend({ backend: 'cpu', threads: 0, log: false })).rejects.toThrow(/threads must be a positive integer/);
   });
 
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'FLUX_BACKEND=%s is an unknown backend, not a prototype lookup',
+    async (name) => {
+      const lower = name.toLowerCase();
+      process.env.FLUX_BACKEND = name;
+      try {
+        await expect(initBackend({ log: false })).rejects.toThrow(new RegExp(`^Unknown backend "${lower}" \\(from FLUX_BACKEND\\); expected one of: auto,`));
+      } finally {
+        delete process.env.FLUX_BACKEND;
+      }
+      await expect(initBackend({ backend: name, log: false })).rejects.toThrow(new RegExp(`^Unknown backend "${lower}" \\(from options.backend\\)`));
+    },
+  );
+
   it('a named backend that cannot load is an error that says why', async () => {
     await expect(initBackend({ backend: 'tensorflow', resolveFrom: [broken], log: false })).rejects.toThrow(
       /tensorflow: @tensorflow\/tfjs-node: Cannot find module .*tfjs_binding\.node/,

@@ -41,18 +41,21 @@ interface DTypeInfo {
   ctor: TypedCtor;
 }
 
-const INFO: Record<DType, DTypeInfo> = {
-  float64: { size: 8, ctor: Float64Array as unknown as TypedCtor },
-  float32: { size: 4, ctor: Float32Array as unknown as TypedCtor },
-  float16: { size: 2, ctor: Uint16Array as unknown as TypedCtor },
-  bfloat16: { size: 2, ctor: Uint16Array as unknown as TypedCtor },
-  int64: { size: 8, ctor: BigInt64Array as unknown as TypedCtor },
-  int32: { size: 4, ctor: Int32Array as unknown as TypedCtor },
-  int16: { size: 2, ctor: Int16Array as unknown as TypedCtor },
-  int8: { size: 1, ctor: Int8Array as unknown as TypedCtor },
-  uint8: { size: 1, ctor: Uint8Array as unknown as TypedCtor },
-  bool: { size: 1, ctor: Uint8Array as unknown as TypedCtor },
-};
+/** Per-dtype storage; a null-prototype table, so no string (`constructor`, `__proto__`) finds an inherited entry. */
+const INFO: Readonly<Record<DType, DTypeInfo>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<DType, DTypeInfo>, {
+    float64: { size: 8, ctor: Float64Array as unknown as TypedCtor },
+    float32: { size: 4, ctor: Float32Array as unknown as TypedCtor },
+    float16: { size: 2, ctor: Uint16Array as unknown as TypedCtor },
+    bfloat16: { size: 2, ctor: Uint16Array as unknown as TypedCtor },
+    int64: { size: 8, ctor: BigInt64Array as unknown as TypedCtor },
+    int32: { size: 4, ctor: Int32Array as unknown as TypedCtor },
+    int16: { size: 2, ctor: Int16Array as unknown as TypedCtor },
+    int8: { size: 1, ctor: Int8Array as unknown as TypedCtor },
+    uint8: { size: 1, ctor: Uint8Array as unknown as TypedCtor },
+    bool: { size: 1, ctor: Uint8Array as unknown as TypedCtor },
+  }),
+);
 
 /** Every supported {@link DType}. */
 export const DTYPES: readonly DType[] = Object.keys(INFO) as DType[];
@@ -62,19 +65,25 @@ export function isDType(s: unknown): s is DType {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(INFO, s);
 }
 
-/** Bytes per element of `dtype`. */
+/** The table entry of `dtype`; throws for anything that is not a {@link DType} (the value may come from a file). */
+function info(dtype: DType): DTypeInfo {
+  if (!isDType(dtype)) throw new TypeError(`unknown dtype ${JSON.stringify(String(dtype)).slice(0, 80)}`);
+  return INFO[dtype];
+}
+
+/** Bytes per element of `dtype`. Throws a TypeError for an unknown dtype. */
 export function dtypeByteSize(dtype: DType): number {
-  return INFO[dtype].size;
+  return info(dtype).size;
 }
 
 /** A zero-filled storage array of `length` elements for `dtype`. */
 export function allocData(dtype: DType, length: number): TensorData {
-  return new INFO[dtype].ctor(length);
+  return new (info(dtype).ctor)(length);
 }
 
 /** True when `data` is the storage class {@link TensorData} prescribes for `dtype`. */
 export function dataMatchesDType(dtype: DType, data: TensorData): boolean {
-  return data instanceof (INFO[dtype].ctor as unknown as typeof Uint8Array);
+  return isDType(dtype) && data instanceof (INFO[dtype].ctor as unknown as typeof Uint8Array);
 }
 
 /**
@@ -82,7 +91,7 @@ export function dataMatchesDType(dtype: DType, data: TensorData): boolean {
  * (little-endian; any alignment).
  */
 export function dataFromBytes(dtype: DType, bytes: Uint8Array, byteOffset: number, length: number): TensorData {
-  const size = INFO[dtype].size;
+  const size = info(dtype).size;
   const out = allocData(dtype, length);
   new Uint8Array(out.buffer, out.byteOffset, length * size).set(bytes.subarray(byteOffset, byteOffset + length * size));
   if (!LITTLE_ENDIAN && size > 1) swapBytes(new Uint8Array(out.buffer, out.byteOffset, length * size), size);
@@ -94,7 +103,7 @@ export function dataFromBytes(dtype: DType, bytes: Uint8Array, byteOffset: numbe
  * position is aligned for the element size, else a copy.
  */
 export function dataViewOrCopy(dtype: DType, bytes: Uint8Array, byteOffset: number, length: number): TensorData {
-  const size = INFO[dtype].size;
+  const size = info(dtype).size;
   const abs = bytes.byteOffset + byteOffset;
   if (LITTLE_ENDIAN && abs % size === 0) return new INFO[dtype].ctor(bytes.buffer, abs, length);
   return dataFromBytes(dtype, bytes, byteOffset, length);

@@ -32,6 +32,7 @@ export {
   type TensorsInput,
   SAFETENSORS_DTYPES,
   SAFETENSORS_MAX_HEADER,
+  safetensorsDType,
   parseSafetensorsHeader,
   parseSafetensors,
   readSafetensors,
@@ -41,8 +42,17 @@ export {
   writeSafetensors,
   writeSafetensorsSync,
 } from './safetensors.js';
-export { type ZipEntry, isZip, readZip } from './zip.js';
-export { type PickleGlobal, type UnpickleOptions, PyGlobal, PyObject, PICKLE_SETSTATE, unpickle } from './pickle.js';
+export { type ZipEntry, DEFLATE_MAX_RATIO, isZip, readZip } from './zip.js';
+export { type PickleContext, type PickleGlobal, type UnpickleOptions, PyGlobal, PyObject, PICKLE_SETSTATE, unpickle } from './pickle.js';
 export { TORCH_STORAGE_DTYPES, TORCH_PICKLE_GLOBALS, TorchStorageRef, TorchTensorRef } from './torch-globals.js';
-export { type PthOptions, type PthCheckpoint, PTH_WRAPPER_KEYS, parsePth, readPth, readPthSync } from './pth.js';
+export {
+  type PthOptions,
+  type PthCheckpoint,
+  PTH_WRAPPER_KEYS,
+  PTH_EXTRA_MAX_VALUES,
+  pthDefaultMaxBytes,
+  parsePth,
+  readPth,
+  readPthSync,
+} from './pth.js';
 export { atomicWriteFile, atomicWriteFileSync } from '../run/atomic.js';

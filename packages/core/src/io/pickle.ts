@@ -9,12 +9,24 @@
  */
 import { WeightsFormatError } from './errors.js';
 
+/** What {@link unpickle} hands to an allowed global's implementation, besides the arguments. */
+export interface PickleContext {
+  /**
+   * The Map key {@link unpickle} uses for a Python dict key: primitives as themselves, tuples by their text
+   * `(a, b)` (bounded: a longer or self-containing key is an error), other objects by identity.
+   */
+  dictKey(key: unknown): unknown;
+}
+
 /** What an allowed global may do. */
 export interface PickleGlobal {
-  /** Implements `REDUCE` (a call `g(*args)`) and, unless `create` is given, `NEWOBJ`. Absent: not callable. */
-  call?: (args: unknown[]) => unknown;
+  /**
+   * Implements `REDUCE` (a call `g(*args)`) and, unless `create` is given, `NEWOBJ`. Absent: not callable.
+   * {@link unpickle} always passes `context`; it is optional for callers outside a pickle.
+   */
+  call?: (args: unknown[], context?: PickleContext) => unknown;
   /** Implements `NEWOBJ` / `NEWOBJ_EX` (`cls.__new__(cls, *args)`). */
-  create?: (args: unknown[]) => unknown;
+  create?: (args: unknown[], context?: PickleContext) => unknown;
 }
 
 /** A global named by the pickle (pushed by `GLOBAL` / `STACK_GLOBAL`). */
@@ -84,11 +96,52 @@ const OPCODE_NAMES: Record<number, string> = {
   0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
 };
 
-/** A hashable Map key for a Python dict key (primitives as themselves; tuples by their text). */
-function dictKey(k: unknown): unknown {
+/** The longest text of a tuple dict key, and its deepest nesting. */
+const MAX_KEY_TEXT = 4096;
+const MAX_KEY_NESTING = 32;
+
+/**
+ * A hashable Map key for a Python dict key: primitives as themselves, tuples by their text, other objects
+ * by identity. `cache` remembers the text of tuples already seen (a tuple shared through memo references
+ * costs its size once); a text over {@link MAX_KEY_TEXT} characters, nesting over {@link MAX_KEY_NESTING}
+ * or a tuple inside itself throws (before any exponential expansion: every level adds characters).
+ */
+function dictKey(k: unknown, cache: Map<unknown[], string>): unknown {
   if (k === null || typeof k !== 'object') return k;
-  if (Array.isArray(k)) return `(${k.map((x) => String(dictKey(x))).join(', ')})`;
-  return k;
+  if (!Array.isArray(k)) return k;
+  const active = new Set<unknown[]>();
+  const text = (t: unknown[], depth: number): string => {
+    const known = cache.get(t);
+    if (known !== undefined) return known;
+    if (active.has(t)) throw new Error('a dict key (tuple) contains itself');
+    if (depth > MAX_KEY_NESTING) throw new Error(`a dict key (tuple) is nested more than ${MAX_KEY_NESTING} deep`);
+    active.add(t);
+    let s = '(';
+    for (let i = 0; i < t.length; i++) {
+      const x = t[i];
+      s += (i ? ', ' : '') + (Array.isArray(x) ? text(x, depth + 1) : String(x));
+      if (s.length > MAX_KEY_TEXT) throw new Error(`a dict key (tuple) is longer than ${MAX_KEY_TEXT} characters`);
+    }
+    s += ')';
+    active.delete(t);
+    cache.set(t, s);
+    return s;
+  };
+  return text(k, 0);
+}
+
+/**
+ * Work units of a call's arguments, two levels deep (what an implementation may iterate): 1 per value plus
+ * the length of strings, bytes, lists and dicts.
+ */
+function argumentCost(v: unknown, level: number): number {
+  if (typeof v === 'string' || v instanceof Uint8Array) return 1 + v.length;
+  if (v instanceof Map) return 1 + v.size;
+  if (!Array.isArray(v)) return 1;
+  if (level === 0) return 1 + v.length;
+  let c = 1;
+  for (const x of v) c += argumentCost(x, level - 1);
+  return c;
 }
 
 /**
@@ -106,6 +159,11 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
   const memo = new Map<number, unknown>();
+  const keyCache = new Map<unknown[], string>();
+  const context: PickleContext = { dictKey: (k) => dictKey(k, keyCache) };
+  // Calls may iterate their arguments, which memo references can share without limit: bound the total.
+  const workLimit = 16 * bytes.length + (1 << 16);
+  let work = 0;
 
   const fail = (msg: string): never => {
     throw new WeightsFormatError(file, `pickle: ${msg} (opcode ${OPCODE_NAMES[op] ?? `0x${op.toString(16)}`} at byte ${opStart})`);
@@ -174,7 +232,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   const setItems = (dict: unknown, items: unknown[]): void => {
     if (!(dict instanceof Map)) fail(`SETITEM(S) on a ${describe(dict)}, not a dict`);
     if (items.length % 2) fail('odd number of items for SETITEMS');
-    for (let i = 0; i < items.length; i += 2) (dict as Map<unknown, unknown>).set(dictKey(items[i]), items[i + 1]);
+    for (let i = 0; i < items.length; i += 2) (dict as Map<unknown, unknown>).set(dictKey(items[i], keyCache), items[i + 1]);
   };
   const appendItems = (list: unknown, items: unknown[]): void => {
     if (!Array.isArray(list)) fail(`APPEND(S) on a ${describe(list)}, not a list`);
@@ -185,8 +243,12 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
     if (!Array.isArray(args)) return fail(`arguments of ${fn.qualname} are a ${describe(args)}, not a tuple`);
     const impl = create ? (fn.spec.create ?? fn.spec.call) : fn.spec.call;
     if (!impl) return fail(`global '${fn.qualname}' is allowed only as a value, not ${create ? 'instantiated' : 'called'}`);
+    work += argumentCost(args, 2);
+    if (work > workLimit) {
+      fail(`calls such as ${fn.qualname} get more than ${workLimit} units of arguments in all for a ${bytes.length}-byte pickle (arguments shared through memo references?)`);
+    }
     try {
-      return impl(args);
+      return impl(args, context);
     } catch (err) {
       if (err instanceof WeightsFormatError) throw err;
       return fail(`${fn.qualname}: ${(err as Error).message}`);

@@ -9,44 +9,53 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 
 import { atomicWriteFile, atomicWriteFileSync } from '../run/atomic.js';
-import { type DType, dataMatchesDType, dataToBytes, dataViewOrCopy, dataFromBytes, dtypeByteSize } from './dtypes.js';
+import { type DType, dataMatchesDType, dataToBytes, dataViewOrCopy, dataFromBytes, dtypeByteSize, isDType } from './dtypes.js';
 import { WeightsFormatError } from './errors.js';
 import { type StateDict, type TensorRecord, isValidShape, shapeSize } from './record.js';
 
-/** safetensors dtype names and the {@link DType} each maps to. */
-export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = {
-  F64: 'float64',
-  F32: 'float32',
-  F16: 'float16',
-  BF16: 'bfloat16',
-  I64: 'int64',
-  I32: 'int32',
-  I16: 'int16',
-  I8: 'int8',
-  U8: 'uint8',
-  BOOL: 'bool',
-};
+/**
+ * safetensors dtype names and the {@link DType} each maps to (a frozen null-prototype table: look names up
+ * with an own-property check, as {@link safetensorsDType} does).
+ */
+export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, DType>, {
+    F64: 'float64',
+    F32: 'float32',
+    F16: 'float16',
+    BF16: 'bfloat16',
+    I64: 'int64',
+    I32: 'int32',
+    I16: 'int16',
+    I8: 'int8',
+    U8: 'uint8',
+    BOOL: 'bool',
+  }),
+);
 
-const DTYPE_TO_ST: Record<DType, string> = Object.fromEntries(
-  Object.entries(SAFETENSORS_DTYPES).map(([k, v]) => [v, k]),
-) as Record<DType, string>;
+const ST_TO_DTYPE = new Map<string, DType>(Object.entries(SAFETENSORS_DTYPES));
+const DTYPE_TO_ST = new Map<DType, string>([...ST_TO_DTYPE].map(([k, v]) => [v, k]));
+
+/** The {@link DType} of a safetensors dtype name (`F32` → `float32`), or undefined for any other string. */
+export function safetensorsDType(name: string): DType | undefined {
+  return ST_TO_DTYPE.get(name);
+}
 
 /** Valid safetensors dtypes this reader does not convert. */
 const KNOWN_UNSUPPORTED = new Set(['U16', 'U32', 'U64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
 
 /** Rank of each dtype in the Rust reference's `Dtype` enum; tensors are written in descending rank. */
-const RUST_RANK: Record<DType, number> = {
-  bool: 0,
-  uint8: 1,
-  int8: 2,
-  int16: 5,
-  float16: 7,
-  bfloat16: 8,
-  int32: 9,
-  float32: 11,
-  float64: 12,
-  int64: 13,
-};
+const RUST_RANK = new Map<DType, number>([
+  ['bool', 0],
+  ['uint8', 1],
+  ['int8', 2],
+  ['int16', 5],
+  ['float16', 7],
+  ['bfloat16', 8],
+  ['int32', 9],
+  ['float32', 11],
+  ['float64', 12],
+  ['int64', 13],
+]);
 
 /** Same limit as the Rust reference (`MAX_HEADER_SIZE`). */
 export const SAFETENSORS_MAX_HEADER = 100_000_000;
@@ -86,6 +95,11 @@ export interface ParseSafetensorsOptions {
    * data is aligned for its element type (the Rust writer's layout always is), saving a copy.
    */
   copy?: boolean;
+}
+
+/** Sets an own enumerable property, even for keys such as `__proto__`. */
+function setOwn(obj: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -128,17 +142,17 @@ export function parseSafetensorsHeader(head: Uint8Array, fileSize: number, name 
     if (key === '__metadata__') {
       if (!isObject(value)) fail('__metadata__ must be an object of strings');
       for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof mv !== 'string') fail(`__metadata__ value of '${mk}' is ${JSON.stringify(mv)}, not a string`);
-        metadata[mk] = mv as string;
+        if (typeof mv !== 'string') fail(`__metadata__ value of '${mk}' is ${String(JSON.stringify(mv)).slice(0, 64)}, not a string`);
+        setOwn(metadata, mk, mv as string); // an own property even for '__proto__'
       }
       continue;
     }
     if (!isObject(value)) fail('header entry is not an object', key);
     const { dtype: st, shape, data_offsets: offs } = value as Record<string, unknown>;
     if (typeof st !== 'string') return fail('missing or non-string dtype', key);
-    const dtype = SAFETENSORS_DTYPES[st];
+    const dtype = ST_TO_DTYPE.get(st);
     if (dtype === undefined) {
-      fail(KNOWN_UNSUPPORTED.has(st) ? `dtype ${st} is not supported by this reader` : `unknown dtype ${JSON.stringify(st)}`, key);
+      fail(KNOWN_UNSUPPORTED.has(st) ? `dtype ${st} is not supported by this reader` : `unknown dtype ${JSON.stringify(st.slice(0, 64))}`, key);
     }
     if (!isValidShape(shape)) fail(`invalid shape ${JSON.stringify(shape)}`, key);
     if (
@@ -244,33 +258,32 @@ export function serializeSafetensors(tensors: TensorsInput, metadata?: Record<st
     if (name === '__metadata__') throw new Error(`safetensors: '__metadata__' cannot be a tensor name`);
     if (seen.has(name)) throw new Error(`safetensors: tensor '${name}' appears twice`);
     seen.add(name);
-    if (DTYPE_TO_ST[r.dtype] === undefined) throw new Error(`safetensors: tensor '${name}': unknown dtype ${String(r.dtype)}`);
+    if (!isDType(r.dtype) || !DTYPE_TO_ST.has(r.dtype)) throw new Error(`safetensors: tensor '${name}': unknown dtype ${String(r.dtype)}`);
     if (!isValidShape(r.shape)) throw new Error(`safetensors: tensor '${name}': invalid shape [${String(r.shape)}]`);
-    if (!dataMatchesDType(r.dtype, r.data)) throw new Error(`safetensors: tensor '${name}': ${r.data.constructor.name} is not the storage of ${r.dtype}`);
+    if (!dataMatchesDType(r.dtype, r.data)) throw new Error(`safetensors: tensor '${name}': ${String(r.data?.constructor?.name)} is not the storage of ${r.dtype}`);
     if (r.data.length !== shapeSize(r.shape)) {
       throw new Error(`safetensors: tensor '${name}': ${r.data.length} elements for shape [${r.shape.join(', ')}]`);
     }
   }
-  entries.sort((a, b) => RUST_RANK[b[1].dtype] - RUST_RANK[a[1].dtype] || utf8Compare(a[0], b[0]));
+  entries.sort((a, b) => RUST_RANK.get(b[1].dtype)! - RUST_RANK.get(a[1].dtype)! || utf8Compare(a[0], b[0]));
 
-  const header: Record<string, unknown> = {};
-  if (metadata !== undefined) {
-    const m: Record<string, string> = {};
-    for (const k of Object.keys(metadata).sort(utf8Compare)) {
-      if (typeof metadata[k] !== 'string') throw new Error(`safetensors: metadata value of '${k}' is not a string`);
-      m[k] = metadata[k];
-    }
-    header.__metadata__ = m;
-  }
   // JSON object keys that look like array indices ("0", "1") would be reordered by JS objects, so build the
-  // JSON text by hand in entry order.
+  // JSON text of the tensor entries by hand in entry order.
   const parts: string[] = [];
-  if (header.__metadata__) parts.push(`"__metadata__":${JSON.stringify(header.__metadata__)}`);
+  if (metadata !== undefined) {
+    const m = Object.create(null) as Record<string, string>; // a '__proto__' key stays an ordinary key
+    for (const k of Object.keys(metadata).sort(utf8Compare)) {
+      const v = Object.getOwnPropertyDescriptor(metadata, k)?.value as unknown;
+      if (typeof v !== 'string') throw new Error(`safetensors: metadata value of '${k}' is not a string`);
+      m[k] = v;
+    }
+    parts.push(`"__metadata__":${JSON.stringify(m)}`);
+  }
   let offset = 0;
   for (const [name, r] of entries) {
     const len = r.data.byteLength;
     parts.push(
-      `${JSON.stringify(name)}:{"dtype":"${DTYPE_TO_ST[r.dtype]}","shape":[${r.shape.join(',')}],"data_offsets":[${offset},${offset + len}]}`,
+      `${JSON.stringify(name)}:{"dtype":"${DTYPE_TO_ST.get(r.dtype)!}","shape":[${r.shape.join(',')}],"data_offsets":[${offset},${offset + len}]}`,
     );
     offset += len;
   }

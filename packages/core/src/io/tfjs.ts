@@ -58,8 +58,12 @@ export function tensorToRecord(tensor: tf.Tensor, dtype?: DType, name = '<tensor
     const target = dtype ?? 'int32';
     if (target === 'int32') return makeRecord('int32', shape, v.slice());
     if (target === 'int64') return makeRecord('int64', shape, BigInt64Array.from(v, (x) => BigInt(x)));
-    const range: Partial<Record<DType, [number, number]>> = { int16: [-32768, 32767], int8: [-128, 127], uint8: [0, 255] };
-    const r = range[target];
+    const range = new Map<DType, [number, number]>([
+      ['int16', [-32768, 32767]],
+      ['int8', [-128, 127]],
+      ['uint8', [0, 255]],
+    ]);
+    const r = range.get(target);
     if (!r) throw new Error(`tensor '${name}': cannot store an int32 tensor as ${target}`);
     for (let i = 0; i < v.length; i++) {
       if (v[i]! < r[0] || v[i]! > r[1]) throw new RangeError(`tensor '${name}': value ${v[i]} at index ${i} does not fit in ${target}`);

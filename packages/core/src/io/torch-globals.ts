@@ -71,14 +71,14 @@ const marker: PickleGlobal = {};
 /** The globals a state_dict pickle may name; each is a small pure function or a marker. */
 export const TORCH_PICKLE_GLOBALS: Readonly<Record<string, PickleGlobal>> = {
   'collections.OrderedDict': {
-    call: (args) => {
+    call: (args, context) => {
       const m = new Map<unknown, unknown>();
       const items = args[0];
       if (items !== undefined) {
         if (!Array.isArray(items)) throw new Error(`expects a list of pairs, got ${describe(items)}`);
         for (const kv of items) {
           if (!Array.isArray(kv) || kv.length !== 2) throw new Error('expects (key, value) pairs');
-          m.set(kv[0], kv[1]);
+          m.set(context ? context.dictKey(kv[0]) : kv[0], kv[1]);
         }
       }
       return m;
@@ -89,19 +89,25 @@ export const TORCH_PICKLE_GLOBALS: Readonly<Record<string, PickleGlobal>> = {
   'torch._utils._rebuild_parameter': { call: (args) => asTensor(args[0]) },
   'torch._utils._rebuild_parameter_with_state': { call: (args) => asTensor(args[0]) },
   'torch._tensor._rebuild_from_type_v2': {
-    call: (args) => {
+    call: (args, context) => {
       const [fn, newType, fnArgs] = args;
       if (!(fn instanceof PyGlobal) || !fn.spec.call) throw new Error(`expects an allowed rebuild function, got ${describe(fn)}`);
       if (!(newType instanceof PyGlobal)) throw new Error(`expects a tensor type, got ${describe(newType)}`);
       if (!Array.isArray(fnArgs)) throw new Error(`expects an argument tuple, got ${describe(fnArgs)}`);
-      return asTensor(fn.spec.call(fnArgs));
+      return asTensor(fn.spec.call(fnArgs, context));
     },
   },
   'torch.Size': {
     call: (args) => [...intList(args[0] ?? [], 'torch.Size')],
   },
   'torch.device': {
-    call: (args) => args.map(String).join(':'),
+    call: (args) =>
+      args
+        .map((a) => {
+          if (typeof a !== 'string' && typeof a !== 'number') throw new Error(`expects a device type and index, got ${describe(a)}`);
+          return String(a);
+        })
+        .join(':'),
   },
   '_codecs.encode': {
     call: (args) => {

@@ -1,8 +1,10 @@
 /**
  * A minimal zip reader (enough for PyTorch checkpoints): central directory (+ zip64), stored and deflated
- * entries, bounds checks on every offset and size. CRCs are not verified.
+ * entries, bounds checks on every offset and size (extra fields included). CRCs are not verified. A
+ * deflated entry may be read in part (`read(length)` inflates only that prefix), and an entry claiming more
+ * bytes than deflate can produce from its compressed size (1032:1) is refused as a lying header / zip bomb.
  */
-import { inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, inflateRawSync } from 'node:zlib';
 
 import { WeightsFormatError } from './errors.js';
 
@@ -17,9 +19,16 @@ export interface ZipEntry {
   size: number;
   /** Offset of the entry's (compressed) data in the archive. */
   dataOffset: number;
-  /** The uncompressed bytes (a view into the archive for stored entries, a new buffer for deflated ones). */
-  read(): Uint8Array;
+  /**
+   * The uncompressed bytes (a view into the archive for stored entries, a new buffer for deflated ones).
+   * With `length`, only the first `length` bytes (at most `size`): a deflated entry is then inflated only
+   * as far as needed. Throws {@link WeightsFormatError} when the data does not inflate to the size it claims.
+   */
+  read(length?: number): Uint8Array;
 }
+
+/** The most bytes deflate can produce per compressed byte (zlib's documented limit). */
+export const DEFLATE_MAX_RATIO = 1032;
 
 const SIG_EOCD = 0x06054b50;
 const SIG_EOCD64 = 0x06064b50;
@@ -37,6 +46,16 @@ export function isZip(bytes: Uint8Array): boolean {
  * used in errors. Throws {@link WeightsFormatError} on a truncated or inconsistent archive.
  */
 export function readZip(bytes: Uint8Array, name = '<bytes>'): Map<string, ZipEntry> {
+  try {
+    return listEntries(bytes, name);
+  } catch (err) {
+    if (err instanceof WeightsFormatError) throw err;
+    // Every offset is checked before it is read; this is a safety net so that nothing but a typed error escapes.
+    throw new WeightsFormatError(name, `zip: malformed archive: ${(err as Error).message}`);
+  }
+}
+
+function listEntries(bytes: Uint8Array, name: string): Map<string, ZipEntry> {
   const fail = (msg: string): never => {
     throw new WeightsFormatError(name, `zip: ${msg}`);
   };
@@ -90,17 +109,30 @@ export function readZip(bytes: Uint8Array, name = '<bytes>'): Map<string, ZipEnt
     if (next > cdOffset + cdSize) fail(`central directory entry ${i} runs past the directory`);
     const entryName = decoder.decode(bytes.subarray(p + 46, p + 46 + nameLen));
     // zip64 extended information: the 64-bit values replace the 0xffffffff placeholders, in this order.
-    for (let e = p + 46 + nameLen; e + 4 <= p + 46 + nameLen + extraLen; ) {
+    // A field that overruns its record is an error when it is the zip64 one (its values matter), else the
+    // scan stops there (other fields are ignored anyway, as are fewer than 4 trailing bytes).
+    const extraEnd = p + 46 + nameLen + extraLen;
+    for (let e = p + 46 + nameLen; e + 4 <= extraEnd; ) {
       const id = u16(e);
       const sz = u16(e + 2);
+      const end = e + 4 + sz;
+      if (end > extraEnd) {
+        if (id === 0x0001) fail(`entry '${entryName}': zip64 extra field of ${sz} bytes at ${e} runs past the end of its record (${extraEnd})`);
+        break;
+      }
       if (id === 0x0001) {
         let q = e + 4;
-        const end = q + sz;
-        if (size === 0xffffffff && q + 8 <= end) (size = u64(q)), (q += 8);
-        if (compressedSize === 0xffffffff && q + 8 <= end) (compressedSize = u64(q)), (q += 8);
-        if (localOffset === 0xffffffff && q + 8 <= end) localOffset = u64(q);
+        const take = (what: string): number => {
+          if (q + 8 > end) fail(`entry '${entryName}': zip64 extra field lacks the 64-bit ${what}`);
+          const v = u64(q);
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = take('size');
+        if (compressedSize === 0xffffffff) compressedSize = take('compressed size');
+        if (localOffset === 0xffffffff) localOffset = take('local header offset');
       }
-      e += 4 + sz;
+      e = end;
     }
     if (flags & 1) fail(`entry '${entryName}' is encrypted`);
     if (method !== 0 && method !== 8) fail(`entry '${entryName}' uses compression method ${method} (only stored and deflate are supported)`);
@@ -111,9 +143,14 @@ export function readZip(bytes: Uint8Array, name = '<bytes>'): Map<string, ZipEnt
       fail(`entry '${entryName}' data [${dataOffset}, ${dataOffset + compressedSize}) runs past the end of the file (${len} bytes): truncated?`);
     }
     if (entries.has(entryName)) fail(`entry '${entryName}' appears twice`);
-    const read = (): Uint8Array => {
-      const raw = bytes.subarray(dataOffset, dataOffset + compressedSize);
-      if (method === 0) return raw;
+    if (method === 8 && size > compressedSize * DEFLATE_MAX_RATIO + 64) {
+      fail(`entry '${entryName}' claims ${size} bytes from ${compressedSize} compressed, more than deflate can produce (a lying header or a zip bomb)`);
+    }
+    const raw = bytes.subarray(dataOffset, dataOffset + compressedSize);
+    const read = (length?: number): Uint8Array => {
+      const want = length === undefined ? size : Math.max(0, Math.min(size, Math.floor(length)));
+      if (method === 0) return raw.subarray(0, want);
+      if (want < size) return inflatePrefix(raw, want, (msg) => fail(`entry '${entryName}' ${msg}`));
       let out: Uint8Array;
       try {
         out = inflateRawSync(raw, { maxOutputLength: Math.max(size, 1) });
@@ -127,4 +164,38 @@ export function readZip(bytes: Uint8Array, name = '<bytes>'): Map<string, ZipEnt
     p = next;
   }
   return entries;
+}
+
+/**
+ * The first `want` bytes of the raw deflate stream `raw`, inflating as little of it as possible: prefixes of
+ * the compressed data are inflated (sync-flushed, so an incomplete stream is not an error) with an output
+ * cap of `want` + 1 MiB, growing the prefix geometrically and bisecting when the cap is hit. One compressed
+ * byte yields at most ~2 KiB, so the search ends; the output never exceeds the cap.
+ */
+function inflatePrefix(raw: Uint8Array, want: number, fail: (msg: string) => never): Uint8Array {
+  if (want === 0) return new Uint8Array(0);
+  const cap = want + (1 << 20);
+  const attempt = (k: number): Uint8Array | 'over' => {
+    try {
+      return inflateRawSync(raw.subarray(0, k), { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: cap });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return 'over';
+      return fail(`does not inflate: ${(err as Error).message}`);
+    }
+  };
+  let lo = 0; // a prefix known to inflate to fewer than `want` bytes
+  let hi = -1; // a prefix known to inflate past the cap (-1: none yet)
+  let k = Math.min(raw.length, Math.ceil(want / DEFLATE_MAX_RATIO) + 256);
+  for (;;) {
+    const out = attempt(k);
+    if (out !== 'over' && out.length >= want) return out.subarray(0, want);
+    if (out === 'over') hi = k;
+    else {
+      if (k >= raw.length) fail(`inflates to ${out.length} bytes, fewer than the ${want} needed`);
+      lo = k;
+    }
+    const next = hi < 0 ? Math.min(raw.length, 2 * k) : Math.floor((lo + hi) / 2);
+    if (next <= lo || next === k) fail(`does not inflate to ${want} bytes within ${cap}`); // cannot happen for valid deflate
+    k = next;
+  }
 }
