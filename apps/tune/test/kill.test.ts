@@ -79,7 +79,10 @@ describe('flux-tune under kill -9', () => {
     const root = tmpDir('kill');
     const config = writeConfig(root);
     const ref = path.join(root, 'reference');
+    const t0 = performance.now();
     expect(await run(['--config', config, '--out', ref])).toBe(0);
+    // Kill moments scale with this machine's speed: anywhere from start-up to ~60 % of an uninterrupted run, so most attempts die before they finish.
+    const full = performance.now() - t0;
 
     const dir = path.join(root, 'killed');
     const rng = new Rng('kill-times');
@@ -88,14 +91,13 @@ describe('flux-tune under kill -9', () => {
     let done = false;
     for (let attempt = 0; attempt < 12 && !done; attempt++) {
       const resume = fs.existsSync(path.join(dir, 'config.json')) ? ['--resume'] : [];
-      // Start-up (module load, backend) takes ~1 s; the run itself a few seconds: kill anywhere in between.
-      const code = await run(['--config', config, '--out', dir, ...resume], 400 + Math.floor(rng.next() * 1600));
+      const code = await run(['--config', config, '--out', dir, ...resume], Math.floor(300 + rng.next() * 0.6 * full));
       if (code === null) kills++;
       else done = true;
       attempts.push(`${code === null ? 'killed' : 'finished'} at ${fs.existsSync(path.join(dir, 'metrics.jsonl')) ? stepLosses(dir).length : 0} steps`);
     }
     if (!done) expect(await run(['--config', config, '--out', dir, '--resume'])).toBe(0);
-    expect(kills, attempts.join(", ")).toBeGreaterThanOrEqual(4);
+    expect(kills, attempts.join(", ")).toBeGreaterThanOrEqual(3);
     console.log(`kill -9 loop: ${attempts.join(", ")}`);
 
     const got = stepLosses(dir);
