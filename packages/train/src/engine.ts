@@ -20,8 +20,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { CHECKSUMS_FILE, MetricsLogger, Progress, Rng, atomicWriteFile, makeRecord, openRunDir, parseSafetensors, recordToFloat32, serializeSafetensors, type CheckpointRef, type RunDir, type TensorRecord } from '@flux/core';
-import { createHash } from 'node:crypto';
+import { CHECKSUMS_FILE, MetricsLogger, checksumRecord, Progress, Rng, atomicWriteFile, makeRecord, openRunDir, parseSafetensors, recordToFloat32, serializeSafetensors, type CheckpointRef, type RunDir, type TensorRecord } from '@flux/core';
 
 import { AdamW, type AdamWOptions, type AdamWState, type NamedParam } from './optim/adamw.js';
 
@@ -175,7 +174,7 @@ function optimizerState(bytes: Uint8Array, file: string, names: string[], step: 
   const { tensors } = parseSafetensors(bytes, { name: file });
   const get = (k: string) => {
     const r = tensors.get(k);
-    if (!r) throw new Error(`${file}: the optimizer checkpoint lacks ${k}`);
+    if (!r) throw new CheckpointMismatchError(`${file}: the optimizer checkpoint lacks ${k}`);
     return Float32Array.from(recordToFloat32(r));
   };
   return { step, names, m: names.map((n) => get(`exp_avg.${n}`)), v: names.map((n) => get(`exp_avg_sq.${n}`)) };
@@ -208,12 +207,8 @@ async function writeFolderAtomically(dir: string, files: Record<string, Uint8Arr
   const tmp = `${dir}.tmp-${process.pid}`;
   await fsp.rm(tmp, { recursive: true, force: true });
   await fsp.mkdir(tmp, { recursive: true });
-  const sums: Record<string, string> = {};
-  for (const [name, data] of Object.entries(files)) {
-    await atomicWriteFile(path.join(tmp, name), data);
-    sums[name] = createHash('sha256').update(data).digest('hex');
-  }
-  await atomicWriteFile(path.join(tmp, CHECKSUMS_FILE), JSON.stringify({ algorithm: 'sha256', files: sums }, null, 2) + '\n');
+  for (const [name, data] of Object.entries(files)) await atomicWriteFile(path.join(tmp, name), data);
+  await atomicWriteFile(path.join(tmp, CHECKSUMS_FILE), checksumRecord(files));
   const old = `${dir}.old-${process.pid}`;
   if (fs.existsSync(dir)) await fsp.rename(dir, old);
   await fsp.rename(tmp, dir);
@@ -386,6 +381,11 @@ export async function train<B>(o: TrainOptions<B>): Promise<TrainResult> {
   };
 }
 
+/** An intact checkpoint of another model: its optimizer state lacks parameters the run trains (not skipped on resume). */
+export class CheckpointMismatchError extends Error {
+  override name = 'CheckpointMismatchError';
+}
+
 /** A corrupt or unreadable checkpoint file (skipped on resume in favour of an older intact one). */
 export class CheckpointCorruptError extends Error {
   override name = 'CheckpointCorruptError';
@@ -402,7 +402,7 @@ function readCheckpoint(run: RunDir, names: string[], warn: (m: string) => void)
   const problems: string[] = [];
   for (const ref of refs) {
     const check = run.verifyCheckpoint(ref);
-    const legacy = !check.ok && /no integrity record/.test(check.problem ?? '');
+    const legacy = !check.ok && check.noRecord === true;
     if (!check.ok && !legacy) {
       problems.push(check.problem!);
       warn(`skipping checkpoint ${ref.path}: ${check.problem}`);
@@ -428,7 +428,7 @@ function readCheckpoint(run: RunDir, names: string[], warn: (m: string) => void)
     } catch (err) {
       const msg = (err as Error).message;
       // A checkpoint of another model (names differ) is a config problem, not corruption: do not skip it silently.
-      if (/lacks exp_avg/.test(msg) && check.ok) throw err;
+      if (err instanceof CheckpointMismatchError && check.ok) throw err;
       problems.push(msg);
       warn(`skipping checkpoint ${ref.path}: ${msg}`);
     }

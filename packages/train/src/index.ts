@@ -11,6 +11,8 @@ export { vitLayerId, vitLayerDecay } from './optim/lrd.js';
 export {
   train,
   TrainingDivergedError,
+  CheckpointCorruptError,
+  CheckpointMismatchError,
   paramRecords,
   firstNonFinite,
   checkpointWeightsFile,

@@ -25,6 +25,13 @@ function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** The text of a `checksums.json` record for `files` (name → the bytes written), as {@link verifyFolder} reads it. */
+export function checksumRecord(files: Record<string, Uint8Array | string>): string {
+  const sums: Record<string, string> = {};
+  for (const [name, data] of Object.entries(files)) sums[name] = sha256(data);
+  return JSON.stringify({ algorithm: 'sha256', files: sums }, null, 2) + '\n';
+}
+
 /** Whether process `pid` is alive on this machine (EPERM: alive but not ours). */
 function pidAlive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -68,6 +75,8 @@ export interface CheckpointCheck {
   ok: boolean;
   /** Why not (a missing checksum record, a missing file, a mismatching file). */
   problem?: string;
+  /** True when the folder has no checksum record at all (written before checksums existed), rather than a bad one. */
+  noRecord?: boolean;
 }
 
 export interface OpenRunDirOptions {
@@ -217,13 +226,11 @@ export class RunDir {
       await fsp.mkdir(this.checkpointsDir, { recursive: true });
       await fsp.rm(tmp, { recursive: true, force: true });
       await fsp.mkdir(tmp);
-      const sums: Record<string, string> = {};
       for (const [name, data] of Object.entries(files)) {
         if (name.includes('/') || name.includes('\\') || name.startsWith('.') || name === CHECKSUMS_FILE) throw new RunDirError(`bad checkpoint file name ${JSON.stringify(name)}`);
         await atomicWriteFile(path.join(tmp, name), data);
-        sums[name] = sha256(data);
       }
-      await atomicWriteFile(path.join(tmp, CHECKSUMS_FILE), JSON.stringify({ algorithm: 'sha256', files: sums }, null, 2) + '\n');
+      await atomicWriteFile(path.join(tmp, CHECKSUMS_FILE), checksumRecord(files));
       await fsp.rm(final, { recursive: true, force: true });
       await fsp.rename(tmp, final);
       await atomicWriteFile(path.join(this.checkpointsDir, 'latest.json'), JSON.stringify({ step, dir: path.basename(final) }) + '\n');
@@ -250,7 +257,8 @@ export function verifyFolder(dir: string): CheckpointCheck {
     record = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof record;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, problem: code === 'ENOENT' ? `${file} is missing (no integrity record)` : `${file} is unreadable: ${(err as Error).message}` };
+    if (code === 'ENOENT') return { ok: false, noRecord: true, problem: `${file} is missing (no integrity record)` };
+    return { ok: false, problem: `${file} is unreadable: ${(err as Error).message}` };
   }
   if (record === null || typeof record !== 'object' || record.algorithm !== 'sha256' || record.files === null || typeof record.files !== 'object') {
     return { ok: false, problem: `${file} is not a sha256 checksum record` };

@@ -7,9 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { createHash } from 'node:crypto';
-
-import { CHECKSUMS_FILE, atomicWriteFileSync, type TensorRecord } from '@flux/core';
+import { CHECKSUMS_FILE, atomicWriteFileSync, checksumRecord, type TensorRecord } from '@flux/core';
 import type { FluxViT } from '@flux/vit';
 
 import { evaluateAccuracy } from '../accuracy.js';
@@ -242,8 +240,7 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
     const result = JSON.stringify({ steps: cfg.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best }, null, 2) + '\n';
     atomicWriteFileSync(path.join(r.runDir, 'model.safetensors'), weights);
     atomicWriteFileSync(resultFile, result);
-    const sum = (d: Uint8Array | string) => createHash('sha256').update(d).digest('hex');
-    atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), JSON.stringify({ algorithm: 'sha256', files: { 'model.safetensors': sum(weights), 'result.json': sum(result) } }, null, 2) + '\n');
+    atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), checksumRecord({ 'model.safetensors': weights, 'result.json': result }));
   }
   return { runDir: r.runDir, steps: r.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best, seconds: r.seconds, losses: r.losses, model };
 }
