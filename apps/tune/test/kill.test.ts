@@ -1,6 +1,6 @@
 /**
- * flux-tune killed with SIGKILL at random moments (mid-step, mid-checkpoint, mid-write), then resumed, until the
- * run finishes: the metrics log has every step exactly once, no temporary files remain, and the losses are bit for
+ * flux-tune killed with SIGKILL four times at seeded moments (mid-step, mid-checkpoint, mid-write), each time
+ * resumed, then run to the end: the metrics log has every step exactly once, no temporary files remain, and the losses are bit for
  * bit those of an uninterrupted run.
  */
 import { spawn } from 'node:child_process';
@@ -41,15 +41,30 @@ function writeConfig(dir: string): string {
   return file;
 }
 
-/** Runs flux-tune; kills it with SIGKILL after `killAfterMs` (if given). Resolves with the exit code (null: killed). */
-function run(args: string[], killAfterMs?: number): Promise<number | null> {
+/**
+ * Runs flux-tune. With `kill`, it is killed with SIGKILL `extraMs` after `metrics.jsonl` in `killDir` first holds
+ * `afterSteps` step records — so the kill lands mid-run (mid-step, mid-checkpoint or mid-write) whatever the
+ * machine's speed. Resolves with the exit code (null: killed).
+ */
+function run(args: string[], kill?: { dir: string; afterSteps: number; extraMs: number }): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [cli, ...args, '--backend', 'cpu', '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = killAfterMs !== undefined ? setTimeout(() => p.kill('SIGKILL'), killAfterMs) : undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const poll = kill
+      ? setInterval(() => {
+          const file = path.join(kill.dir, 'metrics.jsonl');
+          const n = fs.existsSync(file) ? stepLosses(kill.dir).length : 0;
+          if (n >= kill.afterSteps && !timer) {
+            clearInterval(poll);
+            timer = setTimeout(() => p.kill('SIGKILL'), kill.extraMs);
+          }
+        }, 10)
+      : undefined;
     p.on('error', reject);
     p.on('exit', (code) => {
+      if (poll) clearInterval(poll);
       if (timer) clearTimeout(timer);
       if (code !== null && code !== 0) reject(new Error(`flux-tune exited with ${code}: ${err}`));
       else resolve(code);
@@ -79,26 +94,23 @@ describe('flux-tune under kill -9', () => {
     const root = tmpDir('kill');
     const config = writeConfig(root);
     const ref = path.join(root, 'reference');
-    const t0 = performance.now();
     expect(await run(['--config', config, '--out', ref])).toBe(0);
-    // Kill moments scale with this machine's speed: anywhere from start-up to ~60 % of an uninterrupted run, so most attempts die before they finish.
-    const full = performance.now() - t0;
 
     const dir = path.join(root, 'killed');
     const rng = new Rng('kill-times');
-    let kills = 0;
     const attempts: string[] = [];
-    let done = false;
-    for (let attempt = 0; attempt < 12 && !done; attempt++) {
+    // Four kills at seeded moments: a few steps past the progress so far (resumed runs restart from the last
+    // checkpoint, every 3 steps), plus 0–150 ms so the kill falls anywhere inside a step or a checkpoint write.
+    for (let k = 0; k < 4; k++) {
       const resume = fs.existsSync(path.join(dir, 'config.json')) ? ['--resume'] : [];
-      const code = await run(['--config', config, '--out', dir, ...resume], Math.floor(300 + rng.next() * 0.6 * full));
-      if (code === null) kills++;
-      else done = true;
-      attempts.push(`${code === null ? 'killed' : 'finished'} at ${fs.existsSync(path.join(dir, 'metrics.jsonl')) ? stepLosses(dir).length : 0} steps`);
+      const progress = fs.existsSync(path.join(dir, 'metrics.jsonl')) ? stepLosses(dir).length : 0;
+      const afterSteps = Math.min(STEPS - 10, progress + 2 + rng.int(12));
+      const code = await run(['--config', config, '--out', dir, ...resume], { dir, afterSteps, extraMs: rng.int(150) });
+      attempts.push(`${code === null ? 'killed' : 'finished'} after ${afterSteps} steps logged`);
+      expect(code, attempts.join(', ')).toBeNull();
     }
-    if (!done) expect(await run(['--config', config, '--out', dir, '--resume'])).toBe(0);
-    expect(kills, attempts.join(", ")).toBeGreaterThanOrEqual(3);
-    console.log(`kill -9 loop: ${attempts.join(", ")}`);
+    expect(await run(['--config', config, '--out', dir, '--resume'])).toBe(0);
+    console.log(`kill -9 loop: ${attempts.join(', ')}, then resumed to the end`);
 
     const got = stepLosses(dir);
     expect(got.map(([s]) => s)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
