@@ -57,7 +57,7 @@ export interface Objective<B> {
   /** Releases a batch's tensors. */
   disposeBatch(batch: B): void;
   /** Numbers logged with each step (e.g. `{ frames, size, tokens }`). */
-  describeBatch?(batch: B): Record<string, number>;
+  describeBatch?(batch: B): Record<string, number | number[]>;
   /** Validation metrics (e.g. `{ top1, top5 }`), at `evalEvery` and at the end. */
   evaluate?(ctx: { step: number; final: boolean }): Promise<Record<string, number>>;
   /** The weights a checkpoint stores as `model.safetensors` (default: every parameter of {@link params}). */

@@ -44,7 +44,7 @@ export {
 } from './data.js';
 export { evaluateAccuracy, headFor, topkCorrect, type Accuracy, type AccuracyOptions } from './accuracy.js';
 export { DEFAULT_TUNE_CONFIG, resolveTuneConfig, validateTuneConfig, headCountsOf, gridTokens, patchSizeOf, samplingOf, type TuneConfig, type TuneMode } from './supervised/config.js';
-export { createFluxModel, modelOverridesOf, loadModelBytes, type ModelFactory } from './supervised/model.js';
+export { createFluxModel, modelOverridesOf, loadModelBytes, initFromWeights, readWeightsFile, type InitReport, type ModelFactory } from './supervised/model.js';
 export { tune, validate, valMetrics, resumeKeysOf, ClassificationObjective, type TuneOptions, type TuneResult, type ValAccuracy } from './supervised/tune.js';
 export {
   loadRun,

@@ -18,7 +18,7 @@ import type { NamedParam } from '../optim/adamw.js';
 import { vitLayerDecay } from '../optim/lrd.js';
 import { cosineLr } from '../optim/schedule.js';
 import { headCountsOf, samplingOf, type TuneConfig } from './config.js';
-import { loadModelBytes, type ModelFactory } from './model.js';
+import { initFromWeights, readWeightsFile, type ModelFactory } from './model.js';
 
 export { TrainingDivergedError };
 
@@ -212,11 +212,16 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
     keep: cfg.keepCheckpoints,
     evalEvery: cfg.evalEvery,
     best: { metric: 'top1', mode: 'max' },
-    onStart: () => {
+    onStart: async () => {
       if (!cfg.init) return;
-      const file = fs.existsSync(cfg.init) && fs.statSync(cfg.init).isDirectory() ? path.join(cfg.init, 'model.safetensors') : cfg.init;
-      if (!fs.existsSync(file)) throw new Error(`--init ${cfg.init}: no such weights file (${file})`);
-      loadModelBytes(model, fs.readFileSync(file), file);
+      const { file, tensors } = await readWeightsFile(cfg.init).catch((e: unknown) => {
+        throw new Error(`--init ${cfg.init}: ${(e as Error).message}`);
+      });
+      const r = initFromWeights(model, tensors, file);
+      if (r.fresh.length || r.copiedFromProjector0.length) {
+        const msg = `init from ${file}: ${r.loaded} tensors loaded` + (r.copiedFromProjector0.length ? `, ${r.copiedFromProjector0.length} projector tensors copied from clip_projector.0` : '') + (r.fresh.length ? `, fresh init kept for ${r.fresh.length} head tensors (${summarizeNames(r.fresh)})` : '');
+        if (!(options.quiet ?? false)) process.stderr.write(`flux: ${msg}\n`);
+      }
     },
     label: `tune ${cfg.mode}`,
     quiet: options.quiet ?? false,
@@ -243,4 +248,10 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
     atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), checksumRecord({ 'model.safetensors': weights, 'result.json': result }));
   }
   return { runDir: r.runDir, steps: r.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best, seconds: r.seconds, losses: r.losses, model };
+}
+
+/** `head.0.weight, head.0.bias, …` → `head.0.*, fc_norm.*` (the module prefixes of a list of tensor names). */
+function summarizeNames(names: readonly string[]): string {
+  const mods = [...new Set(names.map((n) => n.replace(/\.[^.]+$/, '').replace(/^(head\.\d+|fc_norm|clip_projector\.\d+|final_clip_decoder_for_projs\.\d+).*$/, '$1')))];
+  return mods.map((m) => `${m}.*`).join(', ');
 }
