@@ -16,6 +16,8 @@ export interface AccuracyOptions {
   indices?: readonly number[];
   clips?: number;
   batchSize?: number;
+  /** Also return which clips were top-1 correct (for paired comparisons over clips). */
+  perClip?: boolean;
 }
 
 export interface Accuracy {
@@ -24,6 +26,8 @@ export interface Accuracy {
   n: number;
   /** Clips whose logits held a NaN or ±Inf: counted as wrong at every k. */
   nonFinite: number;
+  /** Top-1 correctness per evaluated clip (1/0, in `indices` order), with `perClip`. */
+  correct?: Uint8Array;
 }
 
 /** The head trained for the token count closest to `k` (in log scale); head 0 when k is omitted. */
@@ -46,7 +50,7 @@ export function headFor(k: number | undefined, headTokenCounts: readonly number[
  * wrong at every k (a broken model must not score: comparisons with NaN are all false, which would rank the
  * label first) and is counted in `nonFinite`.
  */
-export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<number>): { top1: number; top5: number; nonFinite: number } {
+export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<number>, correct?: Uint8Array, offset = 0): { top1: number; top5: number; nonFinite: number } {
   let top1 = 0;
   let top5 = 0;
   let nonFinite = 0;
@@ -62,7 +66,10 @@ export function topkCorrect(logits: Float32Array, C: number, labels: ArrayLike<n
     const target = row[y]!;
     let rank = 0;
     for (let c = 0; c < C; c++) if (row[c]! > target || (row[c] === target && c < y)) rank++;
-    if (rank === 0) top1++;
+    if (rank === 0) {
+      top1++;
+      if (correct) correct[offset + b] = 1;
+    }
     if (rank < 5) top5++;
   }
   return { top1, top5, nonFinite };
@@ -76,6 +83,7 @@ export async function evaluateAccuracy(model: FluxViT, dataset: ClipDataset, opt
   let top1 = 0;
   let top5 = 0;
   let nonFinite = 0;
+  const correct = options.perClip ? new Uint8Array(indices.length) : undefined;
   for (let s = 0; s < indices.length; s += B) {
     const idx = indices.slice(s, s + B);
     const { video, labels } = await evalBatch(dataset, idx, options.frames, options.size);
@@ -87,11 +95,11 @@ export async function evaluateAccuracy(model: FluxViT, dataset: ClipDataset, opt
     const data = logits.dataSync() as Float32Array;
     const C = logits.shape[logits.shape.length - 1]!;
     logits.dispose();
-    const r = topkCorrect(data, C, labels);
+    const r = topkCorrect(data, C, labels, correct, s);
     top1 += r.top1;
     top5 += r.top5;
     nonFinite += r.nonFinite;
   }
   const n = indices.length;
-  return { top1: top1 / n, top5: top5 / n, n, nonFinite };
+  return { top1: top1 / n, top5: top5 / n, n, nonFinite, ...(correct ? { correct } : {}) };
 }

@@ -37,8 +37,10 @@ export interface UmtBatch {
   /** The teacher's pooled feature [B, D_t]. */
   pooled: tf.Tensor2D;
   students: StudentView[];
-  /** Wall time of the teacher's side of the batch: forward, mask sampling, target gathers. */
+  /** Wall time of the teacher's forward pass (selection included) on this batch. */
   teacherMs: number;
+  /** Wall time of the student masks and the target gathers (one per student count). */
+  maskMs: number;
 }
 
 /** Names of the student parameters that pretraining trains: the backbone and the first projector (the classifier heads and other projectors are not on the loss path). */
@@ -123,6 +125,8 @@ export class UmtObjective implements Objective<UmtBatch> {
     try {
       const teacherIdx = out.indices.dataSync() as Int32Array;
       const attention = out.clsAttention.dataSync();
+      for (const t of out.layers) t.dataSync(); // finish the teacher's forward before timing it (async backends)
+      const t1 = performance.now();
       const segments: MaskSegments = this.cfg.maskSegments === 'auto' ? (kt === n ? 'frame' : 'group') : this.cfg.maskSegments;
       const students = this.ratios.map((ratio, c) => {
         const m = studentMask(teacherIdx, kt, attention, { ratio, frames: tb.frames, patchesPerFrame: l, segments, rng: new Rng(`umt-mask/${this.cfg.seed}/${step}/${c}`) });
@@ -141,7 +145,7 @@ export class UmtObjective implements Objective<UmtBatch> {
           };
         });
       });
-      return { video: tb.video, frames: tb.frames, size: tb.size, poolTokens: n, teacherTokens: kt, pooled: out.pooled, students, teacherMs: performance.now() - t0 };
+      return { video: tb.video, frames: tb.frames, size: tb.size, poolTokens: n, teacherTokens: kt, pooled: out.pooled, students, teacherMs: t1 - t0, maskMs: performance.now() - t1 };
     } catch (err) {
       out.pooled.dispose();
       tb.video.dispose();
@@ -176,7 +180,7 @@ export class UmtObjective implements Objective<UmtBatch> {
   }
 
   describeBatch(b: UmtBatch): Record<string, number | number[]> {
-    return { frames: b.frames, size: b.size, tokens: b.poolTokens, teacherTokens: b.teacherTokens, studentTokens: b.students.map((s) => s.indices.shape[1]), teacherMs: Math.round(b.teacherMs * 10) / 10 };
+    return { frames: b.frames, size: b.size, tokens: b.poolTokens, teacherTokens: b.teacherTokens, studentTokens: b.students.map((s) => s.indices.shape[1]), teacherMs: Math.round(b.teacherMs * 10) / 10, maskMs: Math.round(b.maskMs * 10) / 10 };
   }
 
   /** The student (official names) and the alignment heads (`clip_decoder.*`, `final_clip_decoder.*`). */

@@ -64,9 +64,9 @@ export interface PretrainResult {
   seconds: number;
   /** `<run>/student.safetensors` (when the run finished). */
   studentFile: string | null;
-  /** Mean teacher-side milliseconds per batch in this process (forward, mask, targets). */
+  /** Median milliseconds of the teacher's forward (selection included) per batch in this process. */
   teacherMs: number | null;
-  /** Mean step milliseconds in this process. */
+  /** Median step milliseconds in this process. */
   stepMs: number | null;
   student: FluxViT;
   alreadyComplete: boolean;
@@ -121,7 +121,7 @@ export async function pretrain(cfg: PretrainConfig, options: PretrainOptions): P
     const studentFile = path.join(r.runDir, 'student.safetensors');
     if (r.steps === cfg.steps && r.lastCheckpoint && !(r.alreadyComplete && fs.existsSync(studentFile))) {
       const bytes = serializeSafetensors(student.stateDict(), { format: 'pt', producer: '@flux/umt', mode: cfg.mode });
-      const result = JSON.stringify({ steps: cfg.steps, finalLoss: r.finalLoss, mode: cfg.mode, maskRatios: maskRatiosOf(cfg), teacherTokens: teacherTokensOf(cfg), teacherMs: mean(teacherMs), stepMs: mean(stepMs) }, null, 2) + '\n';
+      const result = JSON.stringify({ steps: cfg.steps, finalLoss: r.finalLoss, mode: cfg.mode, maskRatios: maskRatiosOf(cfg), teacherTokens: teacherTokensOf(cfg), teacherMs: median(teacherMs), stepMs: median(stepMs) }, null, 2) + '\n';
       atomicWriteFileSync(studentFile, bytes);
       atomicWriteFileSync(path.join(r.runDir, 'result.json'), result);
       atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), checksumRecord({ 'student.safetensors': bytes, 'result.json': result }));
@@ -133,8 +133,8 @@ export async function pretrain(cfg: PretrainConfig, options: PretrainOptions): P
       losses: r.losses,
       seconds: r.seconds,
       studentFile: fs.existsSync(studentFile) && r.steps === cfg.steps ? studentFile : null,
-      teacherMs: mean(teacherMs),
-      stepMs: mean(stepMs),
+      teacherMs: median(teacherMs),
+      stepMs: median(stepMs),
       student,
       alreadyComplete: r.alreadyComplete,
     };
@@ -146,6 +146,8 @@ export async function pretrain(cfg: PretrainConfig, options: PretrainOptions): P
   }
 }
 
-function mean(xs: number[]): number | null {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+function median(xs: number[]): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }

@@ -63,6 +63,7 @@ export function fluxViTTeacher(model: FluxViT): Teacher {
         returnLayers: options.layers,
         returnAttention: true,
         training: false,
+        reuseEmbedding: true,
       });
       r.logits.dispose();
       return { layers: r.layers ?? [], pooled: r.pooled, clsAttention: r.clsAttention!, indices: r.indices };

@@ -30,6 +30,12 @@ export interface ForwardOptions {
   returnLayers?: number[];
   /** Return the last block's CLS→patch attention (mean over heads) as [B, F, L]. */
   returnAttention?: boolean;
+  /**
+   * With selection: gather the kept tokens from the pool's patch embedding instead of embedding the kept patches
+   * again. Saves one patch embedding of K tokens; for forward passes without a backward one (a frozen teacher,
+   * evaluation), where embedding again on the gradient path buys nothing. Default false.
+   */
+  reuseEmbedding?: boolean;
   /** Generator for drop-path masks (default: the model's own stream). */
   rng?: Rng;
   /** Selector options (method, norm, groups, seed) used when `k` < F·L and no indices are given. */
@@ -157,7 +163,9 @@ export class FluxViT {
       const all = k === n && opts.indices === undefined;
       let x: tf.Tensor3D = all
         ? (tf.reshape(tokens4!, [b, n, c.embedDim]) as tf.Tensor3D)
-        : embedPatches(gatherRows(tf.reshape(patches, [b, n, patches.shape[3]]) as tf.Tensor3D, indices), this.P, c.normEps);
+        : opts.reuseEmbedding && tokens4
+          ? gatherRows(tf.reshape(tokens4, [b, n, c.embedDim]) as tf.Tensor3D, indices)
+          : embedPatches(gatherRows(tf.reshape(patches, [b, n, patches.shape[3]]) as tf.Tensor3D, indices), this.P, c.normEps);
 
       // Global PE: resize the patch rows of pos_embed to the input grid, depthwise projection, gather.
       const pe = this.P('pos_embed');

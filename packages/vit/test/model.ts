@@ -96,6 +96,26 @@ export function modelTests(): void {
     m.dispose();
   });
 
+  it('reuseEmbedding (gather the pool\'s embedding) gives the outputs of embedding the kept patches again', () => {
+    const m = tinyModel();
+    const v = randomVideo(2, 4, 16, 16, 3);
+    const before = tf.memory().numTensors;
+    const a = m.forward(v, { k: 24, returnLayers: [-1] });
+    const b = m.forward(v, { k: 24, returnLayers: [-1], reuseEmbedding: true });
+    expect([...b.indices.dataSync()]).toEqual([...a.indices.dataSync()]);
+    const la = a.layers![0]!.dataSync();
+    const lb = b.layers![0]!.dataSync();
+    let maxDiff = 0;
+    for (let i = 0; i < la.length; i++) maxDiff = Math.max(maxDiff, Math.abs(la[i]! - lb[i]!));
+    expect(maxDiff).toBeLessThan(1e-4);
+    const pa = a.logits.dataSync();
+    b.logits.dataSync().forEach((x, i) => expect(x).toBeCloseTo(pa[i]!, 4));
+    tf.dispose([a.logits, a.pooled, a.indices, ...a.layers!, b.logits, b.pooled, b.indices, ...b.layers!]);
+    expect(tf.memory().numTensors).toBe(before);
+    v.dispose();
+    m.dispose();
+  });
+
   it('explicit head choice and out-of-range checks', () => {
     const m = tinyModel();
     const v = randomVideo(1, 2, 8, 8);
