@@ -35,6 +35,8 @@ export interface ClipDataset {
   readonly classNames: string[];
   /** Frame count and size of clips `indices` (video files are probed once and cached). */
   info(indices: readonly number[]): ClipInfo[] | Promise<ClipInfo[]>;
+  /** The canonical caption of clips `indices` (video-text training), where the source has captions. */
+  captions?(indices: readonly number[]): string[] | Promise<string[]>;
   /**
    * Renders or decodes clips `indices` at the frames given per clip, `size`×`size` pixels; `crop(b)` (source
    * pixels, with a flip flag — a `@flux/sampling` CropPlan) replaces the default centred square.
@@ -68,6 +70,7 @@ export function movingMnistDataset(split: Split, cfg: MovingMnistSizes): ClipDat
     numClasses: mm.numClasses,
     classNames: mm.classNames,
     info: (indices) => indices.map(() => ({ frames: mm.length, width: mm.size, height: mm.size })),
+    captions: (indices) => indices.map((i) => mm.meta(i).caption),
     batch(indices, frames, size, crop) {
       if (!crop) {
         const b = mm.batch(indices, { frames: (_m, i) => frames(i), size });
@@ -117,6 +120,9 @@ export function manifestDataset(file: string, options: { classes?: string[]; lim
     numClasses: classNames.length,
     classNames,
     info: (indices) => Promise.all(indices.map(async (i) => { const v = await infoOf(i); return { frames: v.frames, width: v.width, height: v.height }; })),
+    ...(items.every((it) => it.captions?.length)
+      ? { captions: (indices: readonly number[]) => indices.map((i) => items[i]!.captions![0]!) }
+      : {}),
     async batch(indices, frames, size, crop) {
       const F = frames(0).length;
       const clipBytes = F * size * size * 3;
@@ -211,6 +217,36 @@ export interface ClipSampling {
   cropScales?: readonly number[];
   /** Horizontal flip with probability ½ (off for direction labels). */
   flip?: boolean;
+}
+
+/** What {@link gridSampling} builds a {@link ClipSampling} from (the flat keys every stage's config shares). */
+export interface GridSamplingSpec {
+  /** One fixed F×R grid (the baselines) instead of flexi-sampling. */
+  fixed: boolean;
+  seed: number;
+  batchSize: number;
+  frames: number;
+  size: number;
+  patch: number;
+  flexiFrames: readonly [number, number, number];
+  flexiSizes: readonly [number, number, number];
+  tokenThreshold: readonly [number, number];
+  cropScales?: readonly number[];
+  flip?: boolean;
+}
+
+/** The sampling of a run's training clips: the fixed `frames`×`size` grid, or flexi-sampling over the ranges under the token threshold. */
+export function gridSampling(s: GridSamplingSpec): ClipSampling {
+  const range = ([min, max, step]: readonly [number, number, number]) => ({ min, max, step });
+  return {
+    seed: s.seed,
+    batchSize: s.batchSize,
+    grid: s.fixed
+      ? { frames: s.frames, resolution: s.size, patch: s.patch }
+      : { frames: range(s.flexiFrames), resolution: range(s.flexiSizes), patch: s.patch, tokens: { low: s.tokenThreshold[0], high: s.tokenThreshold[1] } },
+    ...(s.cropScales ? { cropScales: s.cropScales } : {}),
+    ...(s.flip !== undefined ? { flip: s.flip } : {}),
+  };
 }
 
 function isFlexi(g: ClipSampling['grid']): g is FlexiSamplingConfig {

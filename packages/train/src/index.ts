@@ -29,6 +29,8 @@ export {
   movingMnistDataset,
   manifestDataset,
   ClipBatcher,
+  gridSampling,
+  type GridSamplingSpec,
   evalBatch,
   stepClipIndices,
   toVideoTensor,

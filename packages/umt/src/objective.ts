@@ -6,7 +6,7 @@
  * visible tokens (CLS included) plus the same on the final pooled feature; the counts' losses are summed.
  */
 import { Rng, gatherRows, type TensorRecord } from '@flux/core';
-import { ClipBatcher, type ClipDataset, type ClipSampling, type NamedParam, type Objective, type StepLoss } from '@flux/train';
+import { ClipBatcher, gridSampling, type ClipDataset, type ClipSampling, type NamedParam, type Objective, type StepLoss } from '@flux/train';
 import type { FluxViT } from '@flux/vit';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -52,18 +52,7 @@ export function pretrainedParamFilter(name: string): boolean {
 
 /** The sampling of a pretraining run: flexi-sampled pools (flux) or the fixed grid (vanilla). */
 export function pretrainSampling(cfg: PretrainConfig): ClipSampling {
-  const patch = studentPatchSize(cfg);
-  const range = ([min, max, step]: [number, number, number]) => ({ min, max, step });
-  return {
-    seed: cfg.seed,
-    batchSize: cfg.batchSize,
-    grid:
-      cfg.mode === 'vanilla'
-        ? { frames: cfg.frames, resolution: cfg.size, patch }
-        : { frames: range(cfg.flexiFrames), resolution: range(cfg.flexiSizes), patch, tokens: { low: cfg.tokenThreshold[0], high: cfg.tokenThreshold[1] } },
-    cropScales: cfg.cropScales,
-    flip: cfg.flip,
-  };
+  return gridSampling({ ...cfg, fixed: cfg.mode === 'vanilla', patch: studentPatchSize(cfg) });
 }
 
 export class UmtObjective implements Objective<UmtBatch> {

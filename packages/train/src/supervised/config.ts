@@ -1,7 +1,7 @@
 import { MOVING_MNIST_TASKS } from '@flux/video';
 
 import { ConfigError } from '../cli.js';
-import type { ClipSampling } from '../data.js';
+import { gridSampling, type ClipSampling } from '../data.js';
 
 /**
  * The configuration of one tuning run: a flat, JSON-serialisable object. Defaults are the embedded
@@ -236,18 +236,7 @@ export function validateTuneConfig(c: TuneConfig): void {
 
 /** How a run samples its training clips (`@flux/sampling` grids, TSN frames, crops, flips). */
 export function samplingOf(cfg: TuneConfig): ClipSampling {
-  const patch = patchSizeOf(cfg);
-  const range = ([min, max, step]: [number, number, number]) => ({ min, max, step });
-  return {
-    seed: cfg.seed,
-    batchSize: cfg.batchSize,
-    grid:
-      cfg.mode === 'fixed'
-        ? { frames: cfg.frames, resolution: cfg.size, patch }
-        : { frames: range(cfg.flexiFrames), resolution: range(cfg.flexiSizes), patch, tokens: { low: cfg.tokenThreshold[0], high: cfg.tokenThreshold[1] } },
-    cropScales: cfg.cropScales,
-    flip: cfg.flip,
-  };
+  return gridSampling({ ...cfg, fixed: cfg.mode === 'fixed', patch: patchSizeOf(cfg) });
 }
 
 /** Token counts of the model's heads for a config: the full fixed grid for the baseline, else tokenCounts. */
