@@ -6,9 +6,11 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { initBackend, requestedBackend } from '@flux/core';
 import { ConfigError, TrainingDivergedError, parseInteger, parseNumber, parseNumberList, readConfigFile } from '@flux/train';
+import { resolveClipConfig, type ClipConfig } from '@flux/clip';
 import { DEFAULT_PRETRAIN_CONFIG, pretrain, resolvePretrainConfig, type PretrainConfig, type PretrainMode } from '@flux/umt';
 import { MOVING_MNIST_TASKS } from '@flux/video';
 
+import { DEFAULT_CLIP_STUDY, runClipStudy, type ClipStudyOptions } from './clip-study.js';
 import { DEFAULT_STUDY, runStudy, type StudyOptions } from './study.js';
 
 const S = DEFAULT_STUDY;
@@ -27,7 +29,7 @@ export function buildPretrainCommand(): Command {
         '50 % and 25 % tokens, paired differences, plots). --run pretrains once, with the settings given.',
     )
     .option('-o, --out <dir>', `output directory (default ${S.out}; with --run: runs/pretrain-<mode>-<time>)`)
-    .addOption(new Option('--mode <mode>', 'flux: Flux-UMT; vanilla: UMT on a fixed grid (default: both, for the comparison; --run: flux)').choices(['flux', 'vanilla']))
+    .addOption(new Option('--mode <mode>', 'flux: Flux-UMT; vanilla: UMT on a fixed grid (default: both, for the comparison; --run: flux); clip: Flux-CLIP video-text training (Flux-Multi and a fixed-grid arm) with retrieval and zero-shot evaluation').choices(['flux', 'vanilla', 'clip']))
     .option('--teacher <ckpt>', 'the teacher: a flux-tune run directory, or a .safetensors / official .pth file of --teacher-model (skips training one)')
     .option('--teacher-model <variant>', `FluxViT variant of a --teacher weights file (default ${P.teacherModel}; its overrides via --config teacherOverrides)`)
     .option('--student-init <ckpt>', 'start the student from these weights (.safetensors, official .pth, or a run directory) instead of random')
@@ -59,6 +61,8 @@ Examples:
   $ flux-pretrain --run --teacher runs/teacher --out runs/umt --steps 1000
   $ flux-tune --init runs/umt --out runs/tuned         # tune the pretrained student
   $ flux-pretrain --run --teacher fluxvit_s.pth --teacher-model fluxvit_small_patch14 --config umt.json
+  $ flux-pretrain --mode clip                          # Flux-CLIP on the embedded captions (≈ 20 min), report in runs/clip
+  $ flux-pretrain --mode clip --student-init runs/pretrain/pretrain-flux   # vision tower from a Flux-UMT student
 
 A NaN/inf loss stops a run with an error; the last good checkpoint is kept and --resume continues from it.`,
     );
@@ -67,7 +71,7 @@ A NaN/inf loss stops a run with an error; the last good checkpoint is kept and -
 
 interface CliOpts {
   out?: string;
-  mode?: PretrainMode;
+  mode?: PretrainMode | 'clip';
   teacher?: string;
   teacherModel?: string;
   studentInit?: string;
@@ -111,6 +115,15 @@ export function pretrainLayers(o: CliOpts): Partial<PretrainConfig>[] {
   return [file, Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined))];
 }
 
+/** The Flux-CLIP study's options from the flags (`--config` takes Flux-CLIP config keys). */
+export function clipStudyFromCli(o: CliOpts): ClipStudyOptions {
+  const file = (o.config ? readConfigFile(o.config) : {}) as Partial<ClipConfig>;
+  const flags: Partial<ClipConfig> = { task: o.task, stage2Steps: o.steps, batchSize: o.batchSize, lr: o.lr, seed: o.seed, visionInit: o.studentInit, backend: o.backend };
+  const clip = { ...file, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) } as Partial<ClipConfig>;
+  resolveClipConfig(clip); // validate now, naming the bad key
+  return { ...DEFAULT_CLIP_STUDY, out: o.out ?? DEFAULT_CLIP_STUDY.out, clip, testClips: o.testClips ?? DEFAULT_CLIP_STUDY.testClips, resume: o.resume ?? false, overwrite: o.overwrite ?? false, quiet: o.quiet ?? false };
+}
+
 /** The study's options from the flags. */
 export function studyFromCli(o: CliOpts): StudyOptions {
   const layers = pretrainLayers(o);
@@ -119,7 +132,7 @@ export function studyFromCli(o: CliOpts): StudyOptions {
   return {
     ...S,
     out: o.out ?? S.out,
-    modes: o.mode ? [o.mode] : [...S.modes],
+    modes: o.mode && o.mode !== 'clip' ? [o.mode] : [...S.modes],
     teacher: o.teacher ?? null,
     teacherTune: { ...S.teacherTune, ...(o.teacherSteps !== undefined ? { steps: o.teacherSteps } : {}), ...(o.task ? { task: o.task } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
     pretrain: pre,
@@ -138,13 +151,30 @@ export async function main(argv = process.argv): Promise<void> {
   cmd.parse(argv);
   const o = cmd.opts<CliOpts>();
   if (o.resume && !o.out && o.run) cmd.error('error: --resume --run needs --out <dir> (the run to continue)');
+  if (o.mode === 'clip') {
+    let clip: ClipStudyOptions;
+    try {
+      clip = clipStudyFromCli(o);
+    } catch (err) {
+      if (err instanceof ConfigError || err instanceof RangeError) cmd.error(`error: ${err.message}`);
+      throw err;
+    }
+    const backend = await initBackend({ backend: requestedBackend(o.backend, 'auto'), log: o.quiet ? false : undefined });
+    const r = await runClipStudy({ ...clip, backendName: `${backend.kind} (${backend.threads} threads)` });
+    process.stdout.write(`report: ${r.report} (${r.minutes.total!.toFixed(1)} min)\n`);
+    for (const e of r.evals) {
+      const line = e.retrieval!.map((x) => `${x.tokens} tokens T2V R@1 ${(x.plain.t2v.at[1]! * 100).toFixed(1)}%`).join(', ');
+      process.stdout.write(`  ${e.name.padEnd(16)} ${line}; zero-shot ${e.zeroShot!.map((z) => `${(z.top1 * 100).toFixed(1)}%`).join(' / ')}\n`);
+    }
+    return;
+  }
   let study: StudyOptions | null = null;
   let runCfg: PretrainConfig | null = null;
   try {
     if (o.run) {
       if (!o.teacher) cmd.error('error: --run needs --teacher <ckpt> (a flux-tune run directory or a weights file)');
       const resumeCfg = o.resume && o.out && fs.existsSync(path.join(o.out, 'config.json')) && !o.config ? [readConfigFile(path.join(o.out, 'config.json')) as Partial<PretrainConfig>] : [];
-      runCfg = resolvePretrainConfig(...resumeCfg, ...pretrainLayers(o), { ...(o.mode ? { mode: o.mode } : {}), teacher: o.teacher });
+      runCfg = resolvePretrainConfig(...resumeCfg, ...pretrainLayers(o), { ...(o.mode ? { mode: o.mode as PretrainMode } : {}), teacher: o.teacher });
     } else {
       study = studyFromCli(o);
     }

@@ -1,4 +1,3 @@
-// The text side of video-text training. (Losses, the objective and evaluation live in their own files.)
 export { ClipTokenizerError, TextEncoderError, TextStateDictMismatchError, type ShapeMismatch } from './errors.js';
 export {
   ClipTokenizer,
@@ -35,3 +34,23 @@ export {
   isIgnoredClipKey,
   type OpenClipTextOptions,
 } from './openclip.js';
+export { vtcLoss, fluxMultiVtcLoss, softTargets, captionGroups, MIN_TEMPERATURE, INIT_TEMPERATURE, type FluxMultiVtcParts } from './vtc.js';
+export { recallAtK, retrievalMetrics, dualSoftmax, chanceAtK, type Recall, type RetrievalResult } from './retrieval.js';
+export { DEFAULT_CLIP_CONFIG, resolveClipConfig, validateClipConfig, clipHeadCounts, clipPatchSize, type ClipConfig, type ClipMode } from './config.js';
+export { ClipModel, type VideoEncodeOptions } from './model.js';
+export { ClipObjective, isVisionProjection, type ClipBatch } from './objective.js';
+export { trainClip, createClipModel, corpusTokenizer, type ClipTrainOptions, type ClipTrainResult } from './train.js';
+export {
+  loadClipRun,
+  evaluateRetrieval,
+  evaluateZeroShot,
+  textFeatures,
+  videoFeatures,
+  motionPrompts,
+  clipBudgets,
+  type LoadedClipRun,
+  type BudgetRetrieval,
+  type ZeroShotResult,
+  type ClipEvalOptions,
+} from './evaluate.js';
+export { writeClipReport, type ClipRunEvaluation } from './report.js';
