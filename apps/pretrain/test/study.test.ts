@@ -5,7 +5,7 @@ import path from 'node:path';
 import { initBackend } from '@flux/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { DEFAULT_STUDY, buildPretrainCommand, runStudy, studyFromCli, type StudyOptions } from '../src/index.js';
+import { DEFAULT_STUDY, buildPretrainCommand, clipStudyFromCli, runClipStudy, runStudy, studyFromCli, type StudyOptions } from '../src/index.js';
 
 const tmp = (l: string) => fs.mkdtempSync(path.join(os.tmpdir(), `flux-pretrain-${l}-`));
 
@@ -104,4 +104,49 @@ describe('flux-pretrain options', () => {
     fs.writeFileSync(bad, JSON.stringify({ stepz: 3 }));
     expect(() => parse(['--config', bad])).toThrow(/unknown pretrain config key 'stepz'/);
   });
+});
+
+describe('flux-pretrain --mode clip', () => {
+  it('maps flags onto the Flux-CLIP study and trains + evaluates both arms into one report', async () => {
+    const cmd = buildPretrainCommand().exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    cmd.parse(['node', 'flux-pretrain', '--mode', 'clip', '--steps', '7', '--student-init', 'runs/x', '--test-clips', '30']);
+    const s = clipStudyFromCli(cmd.opts());
+    expect(s.clip).toMatchObject({ stage2Steps: 7, visionInit: 'runs/x' });
+    expect(s.testClips).toBe(30);
+    expect(s.modes).toEqual(['multi', 'fixed']);
+    const out = tmp('clip');
+    const r = await runClipStudy({
+      ...s,
+      out,
+      quiet: true,
+      testClips: 16,
+      clip: {
+        modelOverrides: TINY,
+        trainClips: 32,
+        valClips: 8,
+        frames: 4,
+        size: 32,
+        flexiFrames: [2, 8, 2],
+        flexiSizes: [16, 32, 16],
+        tokenThreshold: [8, 32],
+        tokenCounts: [12, 8, 4],
+        embedDim: 16,
+        textWidth: 16,
+        textLayers: 1,
+        textHeads: 2,
+        contextLength: 16,
+        stage1Steps: 1,
+        stage2Steps: 2,
+        batchSize: 4,
+        checkpointEvery: 2,
+      },
+    });
+    expect(r.evals.map((e) => e.name)).toEqual(['Flux-Multi CLIP', 'fixed-grid CLIP']);
+    expect(r.evals[0]!.retrieval!.map((x) => x.tokens)).toEqual([16, 8, 4]);
+    const md = fs.readFileSync(r.report, 'utf8');
+    expect(md).toMatch(/\| Flux-Multi CLIP \| 4 \(25 %\) \|/);
+    expect(md).toMatch(/Zero-shot classification[\s\S]*Chance 12\.5 %/);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'clip-fixed', 'config.json'), 'utf8')) as { mode: string };
+    expect(cfg.mode).toBe('fixed');
+  }, 240_000);
 });

@@ -84,7 +84,7 @@ export const DEFAULT_CLIP_CONFIG: ClipConfig = {
   contextLength: 32,
   maxVocab: 1024,
   stage1Steps: 100,
-  stage2Steps: 400,
+  stage2Steps: 900,
   batchSize: 32,
   lr: 4e-4,
   minLr: 1e-5,

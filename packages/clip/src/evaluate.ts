@@ -98,6 +98,10 @@ export interface BudgetRetrieval {
   tokens: number;
   plain: RetrievalResult;
   dual: RetrievalResult;
+  /** BPE tokens of the test captions outside the run's vocabulary (mapped to the reserved unk id), of all. */
+  oov: { tokens: number; of: number };
+  /** Distinct captions among the test clips. */
+  distinctCaptions: number;
 }
 
 export interface ZeroShotResult {
@@ -127,14 +131,16 @@ export async function evaluateRetrieval(run: LoadedClipRun, o: ClipEvalOptions):
   const indices = Array.from({ length: test.count }, (_, i) => i);
   const captions = await test.captions(indices);
   const groups = captionGroups(captions);
+  run.tokenizer.resetCounters();
   const tf_ = textFeatures(run, captions);
+  const oov = { tokens: run.tokenizer.oovTokens, of: run.tokenizer.totalTokens };
   const temp = run.model.temperature.dataSync()[0]!;
   const { full, budgets } = clipBudgets(run.cfg, o.fractions);
   const out: BudgetRetrieval[] = [];
   for (const k of budgets) {
     const vf = await videoFeatures(run.model, test, indices, run.cfg.frames, run.cfg.size, k < full ? k : undefined);
     const s = similarity(tf_, vf, run.model.text.embedDim, temp);
-    out.push({ tokens: k, plain: retrievalMetrics(s, groups, groups), dual: retrievalMetrics(s, groups, groups, { dual: true }) });
+    out.push({ tokens: k, plain: retrievalMetrics(s, groups, groups), dual: retrievalMetrics(s, groups, groups, { dual: true }), oov, distinctCaptions: new Set(captions).size });
   }
   return out;
 }

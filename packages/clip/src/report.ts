@@ -27,7 +27,8 @@ export function writeClipReport(outDir: string, title: string, evals: ClipRunEva
     const chance = first[0]!.plain;
     lines.push(
       `Retrieval on ${chance.t2v.n} held-out clips, every clip's caption as a query; a retrieved item is correct when its caption equals the query's. ` +
-        `Chance (random ranking, for these duplicate captions): T2V R@1/5/10 ${pct(chance.t2v.chance[1]!)} / ${pct(chance.t2v.chance[5]!)} / ${pct(chance.t2v.chance[10]!)} %, V2T ${pct(chance.v2t.chance[1]!)} / ${pct(chance.v2t.chance[5]!)} / ${pct(chance.v2t.chance[10]!)} %.`,
+        `Chance (random ranking, for these duplicate captions): T2V R@1/5/10 ${pct(chance.t2v.chance[1]!)} / ${pct(chance.t2v.chance[5]!)} / ${pct(chance.t2v.chance[10]!)} %, V2T ${pct(chance.v2t.chance[1]!)} / ${pct(chance.v2t.chance[5]!)} / ${pct(chance.v2t.chance[10]!)} %. ` +
+        `Distinct captions: ${first[0]!.distinctCaptions} of ${chance.t2v.n}; test-caption BPE tokens outside the training vocabulary (mapped to unk): ${withR.map((e) => `${e.name} ${e.retrieval![0]!.oov.tokens} of ${e.retrieval![0]!.oov.of}`).join(', ')}.`,
       '',
       '| run | tokens | T2V R@1 | R@5 | R@10 | V2T R@1 | R@5 | R@10 | T2V R@1 (dual softmax) | V2T R@1 (dual softmax) |',
       '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
