@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@flux/core';
 import { FlexiSampler, MULTI_SCALE_CROP_SCALES, cropPlan, fixedGrid, frameIndices, type CropPlan, type FlexiSamplingConfig, type GridPlan, type PlanSampler } from '@flux/sampling';
-import { MOVING_MNIST_TASKS, MovingMnist, ProbeCache, decodeFrames, loadManifest, normalizeFrames, type MovingMnistConfig, type VideoItem } from '@flux/video';
+import { MOVING_MNIST_TASKS, MovingMnist, ProbeCache, decodeFrames, loadManifest, normalizeFrames, type MovingMnistConfig, type QaItem, type VideoItem } from '@flux/video';
 
 export type Split = 'train' | 'val' | 'test';
 
@@ -37,6 +37,8 @@ export interface ClipDataset {
   info(indices: readonly number[]): ClipInfo[] | Promise<ClipInfo[]>;
   /** The canonical caption of clips `indices` (video-text training), where the source has captions. */
   captions?(indices: readonly number[]): string[] | Promise<string[]>;
+  /** Multiple-choice questions about clips `indices` (the chat probe), where the source has them. */
+  questions?(indices: readonly number[]): QaItem[][] | Promise<QaItem[][]>;
   /**
    * Renders or decodes clips `indices` at the frames given per clip, `size`×`size` pixels; `crop(b)` (source
    * pixels, with a flip flag — a `@flux/sampling` CropPlan) replaces the default centred square.
@@ -71,6 +73,7 @@ export function movingMnistDataset(split: Split, cfg: MovingMnistSizes): ClipDat
     classNames: mm.classNames,
     info: (indices) => indices.map(() => ({ frames: mm.length, width: mm.size, height: mm.size })),
     captions: (indices) => indices.map((i) => mm.meta(i).caption),
+    questions: (indices) => indices.map((i) => mm.meta(i).qa),
     batch(indices, frames, size, crop) {
       if (!crop) {
         const b = mm.batch(indices, { frames: (_m, i) => frames(i), size });
