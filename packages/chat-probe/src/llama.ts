@@ -12,7 +12,7 @@
  * Parameters carry HF names. `stateDict()` gives PyTorch layouts (Linear weights [out, in]); the live variables
  * in `params` hold Linear weights in tfjs order [in, out].
  */
-import { Rng, linear, makeRecord, recordToFloat32, residual, rmsNorm, scaledSoftmax, type StateDict, type TensorRecord } from '@flux/core';
+import { Rng, gatherRows, linear, makeRecord, recordToFloat32, residual, rmsNorm, scaledSoftmax, type StateDict, type TensorRecord } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 import { logLikelihood as scoreContinuations, decode } from './decode.js';
@@ -414,7 +414,12 @@ export class LlamaModel implements LanguageModel {
       const v = data[i]!;
       if (v < 0 || v >= V) throw new LanguageModelError(`LlamaModel.embed: token id ${v} at [${Math.floor(i / ids.shape[1])}, ${i % ids.shape[1]}] is outside the vocabulary 0…${V - 1}`);
     }
-    return tf.tidy(() => tf.gather(this.P('model.embed_tokens.weight'), ids) as tf.Tensor3D);
+    // @flux/core's row gather: its backward pass is a scatter kernel (tfjs-cpu's UnsortedSegmentSum is far slower).
+    const [B, T] = ids.shape;
+    return tf.tidy(() => {
+      const table = tf.reshape(this.P('model.embed_tokens.weight'), [1, V, this.config.hiddenSize]) as tf.Tensor3D;
+      return tf.reshape(gatherRows(table, tf.reshape(ids, [1, B * T]) as tf.Tensor2D), [B, T, this.config.hiddenSize]) as tf.Tensor3D;
+    });
   }
 
   /** cos and sin [T, headDim] for positions start…start+T−1 (HF: inv_freq and angles in float32, halves repeated). */
