@@ -1,0 +1,3 @@
+import { fluxVitest } from '@flux/vitest-config';
+
+export default fluxVitest();
