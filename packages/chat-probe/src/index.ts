@@ -31,3 +31,11 @@ export {
   type TrainLanguageModelResult,
   type LmBatch,
 } from './tiny-lm.js';
+export { STORIES260K_DIR } from './assets.js';
+export { captionEvents, eventScore, meanEventScore, type EventScore } from './events.js';
+export { MlpProjector } from './projector.js';
+export { ProbeObjective, visualTokens, questionPrompt, bosOf, CAPTION_PROMPT, type ProbeConfig, type ProbeBatch, type ProbeText, type VisualMode } from './probe.js';
+export { trainProbe, type TrainProbeOptions, type TrainProbeResult } from './train-probe.js';
+export { evaluateProbe, type ProbeEvalOptions, type ProbeBudgetResult, type ProbeParts } from './evaluate.js';
+export { datasetText, probeCorpus } from './text.js';
+export { writeProbeReport, type ProbeRunResult } from './report.js';

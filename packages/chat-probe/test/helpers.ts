@@ -9,7 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { LlamaModel, type LlamaConfigInput } from '../src/index.js';
 
 /** The stories260K checkpoint (copied from the shared fixture; see its README.md). */
-export const STORIES = fileURLToPath(new URL('./fixtures/stories260k/', import.meta.url));
+/** stories260K as the package ships it (assets/), the golden outputs beside the tests. */
+export const STORIES = fileURLToPath(new URL('../assets/stories260k/', import.meta.url));
+const REFERENCE = fileURLToPath(new URL('./fixtures/stories260k-reference.json', import.meta.url));
 
 export interface ReferenceCase {
   prompt: string;
@@ -22,7 +24,7 @@ export interface ReferenceCase {
 }
 
 export function reference(): { cases: ReferenceCase[]; bos_id: number; eos_id: number; greedy_steps: number; tolerance_abs_logits_float32: number } {
-  return JSON.parse(fs.readFileSync(path.join(STORIES, 'reference.json'), 'utf8'));
+  return JSON.parse(fs.readFileSync(REFERENCE, 'utf8'));
 }
 
 /** Switches tfjs to `backend` once per test file (each file runs in its own fork). */
