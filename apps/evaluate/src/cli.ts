@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 import { clipEvalMain } from './clip-cli.js';
+import { probeMain } from './probe-cli.js';
 import { initBackend, requestedBackend } from '@flux/core';
 import { rangeValues } from '@flux/sampling';
 import { DEFAULT_EVAL_OPTIONS, InvalidArgumentError, evaluateRun, loadRun, parseIntList, parseInteger, parseNumberList, readConfigFile, writeReport, type EvalOptions, type ModelEvaluation } from '@flux/train';
@@ -52,7 +53,8 @@ Examples:
   $ flux-eval runs/flux --fractions 1,0.25 --test-clips 2000 --no-token-optimization
   $ flux-main                         # the whole embedded job: tune both arms, evaluate, report
   $ flux-eval retrieval runs/clip/clip-multi runs/clip/clip-fixed   # Flux-CLIP runs: recall@K over budgets
-  $ flux-eval zero-shot runs/clip/clip-multi                         # zero-shot motion classification`,
+  $ flux-eval zero-shot runs/clip/clip-multi                         # zero-shot motion classification
+  $ flux-eval probe                   # the chat probe on the embedded default (encoders, built-in LM, stories260K)`,
     );
 }
 
@@ -110,6 +112,7 @@ export async function main(argv = process.argv): Promise<void> {
   // Subcommands for Flux-CLIP runs: `flux-eval retrieval …`, `flux-eval zero-shot …`.
   const sub = argv[2];
   if (sub === 'retrieval' || sub === 'zero-shot') return clipEvalMain(sub, [argv[0]!, argv[1]!, ...argv.slice(3)]);
+  if (sub === 'probe') return probeMain([argv[0]!, argv[1]!, ...argv.slice(3)]);
   const cmd = buildEvalCommand();
   cmd.parse(argv);
   const o = cmd.opts<EvalCli>();
