@@ -22,11 +22,15 @@ export function bosOf(t: TextTokenizer): number {
   return t.bosId ?? 1;
 }
 
-/** Visual tokens of clips at `k` kept tokens (all when omitted): [B, 1+K, C] block outputs, or [B, 1, D] pooled. Runs outside any tape. */
+/** Visual tokens of clips at `k` kept tokens (all when omitted): [B, 1+K, C] block outputs, or [B, 1, D] pooled, each token layer-normalised (no affine). Runs outside any tape. */
 export function visualTokens(encoder: FluxViT, video: tf.Tensor5D, k: number | undefined, mode: VisualMode): tf.Tensor3D {
   return tf.tidy(() => {
     const r = encoder.forward(video, { ...(k !== undefined ? { k } : {}), returnLayers: mode === 'tokens' ? [-1] : [], training: false, reuseEmbedding: true });
-    return mode === 'tokens' ? r.layers![0]! : (tf.expandDims(r.pooled, 1) as tf.Tensor3D);
+    const x = mode === 'tokens' ? r.layers![0]! : (tf.expandDims(r.pooled, 1) as tf.Tensor3D);
+    // Parameter-free LayerNorm per token: the residual stream of the last block is unnormalised (FluxViT has no
+    // final norm), and its scale would otherwise set the prefix's scale in the LM's embedding space.
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))) as tf.Tensor3D;
   });
 }
 
