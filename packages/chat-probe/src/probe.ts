@@ -68,6 +68,8 @@ export interface ProbeBatch {
   /** Flat indices into [B·(N+T)] of the logits rows that predict target tokens, and those tokens. */
   rows: Int32Array;
   labels: Int32Array;
+  /** Weight of each target token: 1 / (its example's target length) / B — every example counts the same, however many tokens its answer has. */
+  weights: Float32Array;
   k: number;
 }
 
@@ -110,6 +112,7 @@ export class ProbeObjective implements Objective<ProbeBatch> {
     const T = Math.max(...seqs.map((s) => s.prompt.length + s.target.length));
     const ids = new Int32Array(seqs.length * T);
     const rows: number[] = [];
+    const weights: number[] = [];
     const labels: number[] = [];
     seqs.forEach((s, b) => {
       const all = [...s.prompt, ...s.target];
@@ -117,9 +120,10 @@ export class ProbeObjective implements Objective<ProbeBatch> {
       for (let j = 0; j < s.target.length; j++) {
         rows.push(b * (n + T) + n + s.prompt.length - 1 + j);
         labels.push(s.target[j]!);
+        weights.push(1 / s.target.length / seqs.length);
       }
     });
-    return { visual, ids: tf.tensor2d(ids, [seqs.length, T], 'int32'), rows: Int32Array.from(rows), labels: Int32Array.from(labels), k };
+    return { visual, ids: tf.tensor2d(ids, [seqs.length, T], 'int32'), rows: Int32Array.from(rows), labels: Int32Array.from(labels), weights: Float32Array.from(weights), k };
   }
 
   loss(b: ProbeBatch): StepLoss {
@@ -131,7 +135,8 @@ export class ProbeObjective implements Objective<ProbeBatch> {
       const picked = tf.gather(tf.reshape(logits, [-1, v]), tf.tensor1d(b.rows, 'int32'));
       const lp = tf.logSoftmax(picked, 1);
       const oneHot = tf.oneHot(tf.tensor1d(b.labels, 'int32'), v);
-      return tf.neg(tf.mean(tf.sum(tf.mul(lp, oneHot), 1))) as tf.Scalar;
+      // Mean over each example's answer tokens, then over the examples (a one-word answer weighs as much as a caption).
+      return tf.neg(tf.sum(tf.mul(tf.sum(tf.mul(lp, oneHot), 1), tf.tensor1d(b.weights)))) as tf.Scalar;
     });
     return { total };
   }
