@@ -3,7 +3,7 @@
  * model (the paper's single-hidden-layer MLP, LLaVA's `mlp2x_gelu` shape): Linear(C → H) → GELU → Linear(H → D_lm).
  * State dicts use PyTorch names and layouts (`mm_projector.0.weight` [H, C], `mm_projector.2.weight` [D, H]).
  */
-import { Rng, gelu, linear, makeRecord, recordToFloat32, type TensorRecord } from '@flux/core';
+import { Rng, assignTorchLayout, gelu, linear, torchLayoutProblems, torchLayoutRecords, type TensorRecord } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 export class MlpProjector {
@@ -43,32 +43,13 @@ export class MlpProjector {
   }
 
   stateDict(): Map<string, TensorRecord> {
-    const out = new Map<string, TensorRecord>();
-    for (const [k, v] of this.params) {
-      const t = v.rank === 2 ? tf.tidy(() => tf.transpose(v)) : v;
-      out.set(k, makeRecord('float32', t.shape, Float32Array.from(t.dataSync() as Float32Array)));
-      if (t !== v) t.dispose();
-    }
-    return out;
+    return torchLayoutRecords(this.params);
   }
 
   loadStateDict(tensors: Map<string, TensorRecord>, file = 'state dict'): void {
-    const problems: string[] = [];
-    for (const [k, v] of this.params) {
-      const r = tensors.get(k);
-      const want = v.rank === 2 ? [v.shape[1]!, v.shape[0]!] : v.shape;
-      if (!r) problems.push(`missing ${k}`);
-      else if (r.shape.join(',') !== want.join(',')) problems.push(`${k}: shape [${r.shape.join(',')}], expected [${want.join(',')}]`);
-    }
-    for (const k of tensors.keys()) if (!this.params.has(k)) problems.push(`unexpected ${k}`);
+    const problems = torchLayoutProblems(this.params, tensors);
     if (problems.length) throw new Error(`${file}: projector weights do not match: ${problems.join('; ')}`);
-    for (const [k, v] of this.params) {
-      const r = tensors.get(k)!;
-      tf.tidy(() => {
-        const t = tf.tensor(recordToFloat32(r), r.shape, 'float32');
-        v.assign(v.rank === 2 ? tf.transpose(t) : t);
-      });
-    }
+    assignTorchLayout(this.params, tensors);
   }
 
   dispose(): void {

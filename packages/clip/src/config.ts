@@ -4,7 +4,7 @@
  * tower; a small CLIP-style text transformer; InternVideo2's small-model recipe (lr 4e-4, β (0.9, 0.98),
  * wd 0.2, max text length 32) scaled for 2 CPU cores.
  */
-import { ConfigError, DEFAULT_TUNE_CONFIG, gridTokens } from '@flux/train';
+import { ConfigError, DEFAULT_TUNE_CONFIG, configRangeChecks, gridTokens } from '@flux/train';
 import { MOVING_MNIST_TASKS } from '@flux/video';
 
 export type ClipMode = 'fixed' | 'multi';
@@ -125,14 +125,7 @@ export function resolveClipConfig(...layers: Partial<ClipConfig>[]): ClipConfig 
 
 export function validateClipConfig(c: ClipConfig): void {
   const errs: string[] = [];
-  const int = (k: keyof ClipConfig, min: number, max = 1e9) => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) errs.push(`${k} must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
-  };
-  const num = (k: keyof ClipConfig, lo: number, hi = Infinity) => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) errs.push(`${k} must be a number in [${lo}, ${hi}] (got ${JSON.stringify(v)})`);
-  };
+  const { int, num } = configRangeChecks(c, errs);
   if (c.mode !== 'fixed' && c.mode !== 'multi') errs.push(`mode must be 'fixed' or 'multi' (got ${JSON.stringify(c.mode)})`);
   for (const k of ['trainClips', 'valClips', 'checkpointEvery', 'embedDim', 'textWidth', 'textLayers', 'textHeads'] as const) int(k, 1);
   int('batchSize', 2, 65_536);

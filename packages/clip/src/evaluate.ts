@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { CHECKSUMS_FILE, parseSafetensors, verifyFolder } from '@flux/core';
-import { evalBatch, gridTokens, openDataset, type ClipDataset } from '@flux/train';
+import { evalBatch, gridTokens, headFor, l2Normalize, openDataset, type ClipDataset } from '@flux/train';
 import { DIRECTIONS, directionPhrase, type Direction } from '@flux/video';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -17,7 +17,6 @@ import { retrievalMetrics, type RetrievalResult } from './retrieval.js';
 import { ClipTokenizer } from './tokenizer.js';
 import { createClipModel } from './train.js';
 import { captionGroups, MIN_TEMPERATURE } from './vtc.js';
-import { l2Normalize } from '@flux/train';
 
 export interface LoadedClipRun {
   dir: string;
@@ -60,7 +59,7 @@ export function textFeatures(run: Pick<LoadedClipRun, 'model' | 'tokenizer' | 'c
 export async function videoFeatures(model: ClipModel, ds: ClipDataset, indices: readonly number[], frames: number, size: number, k?: number, batch = 32): Promise<Float32Array> {
   const d = model.text.embedDim;
   const out = new Float32Array(indices.length * d);
-  const head = k === undefined ? 0 : nearest(model.vision.config.headTokenCounts, k);
+  const head = headFor(k, model.vision.config.headTokenCounts);
   for (let s = 0; s < indices.length; s += batch) {
     const idx = indices.slice(s, s + batch);
     const { video } = await evalBatch(ds, idx, frames, size);
@@ -70,12 +69,6 @@ export async function videoFeatures(model: ClipModel, ds: ClipDataset, indices: 
     f.dispose();
   }
   return out;
-}
-
-function nearest(counts: readonly number[], k: number): number {
-  let best = 0;
-  for (let j = 1; j < counts.length; j++) if (Math.abs(Math.log(counts[j]! / k)) < Math.abs(Math.log(counts[best]! / k))) best = j;
-  return best;
 }
 
 /** Logits S[t][v] = cos(text t, video v) / τ. */

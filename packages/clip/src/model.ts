@@ -4,7 +4,7 @@
  * VTC temperature. State dicts: the vision tower under official FluxViT names with prefix `vision.`, the text tower
  * under OpenCLIP names with prefix `text.`, `vision_align.*` and `temp`.
  */
-import { Rng, layerNorm, linear, makeRecord, recordToFloat32, type TensorRecord } from '@flux/core';
+import { Rng, assignTorchLayout, layerNorm, linear, torchLayoutProblems, torchLayoutRecords, type TensorRecord } from '@flux/core';
 import type { FluxViT } from '@flux/vit';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -72,25 +72,15 @@ export class ClipModel {
     const out = new Map<string, TensorRecord>();
     for (const [k, v] of this.vision.stateDict()) out.set(`vision.${k}`, v);
     for (const [k, v] of this.text.stateDict()) out.set(`text.${k}`, v);
-    for (const [k, v] of this.extra) {
-      const t = v.rank === 2 ? tf.tidy(() => tf.transpose(v)) : v;
-      out.set(k, makeRecord('float32', t.shape, Float32Array.from(t.dataSync() as Float32Array)));
-      if (t !== v) t.dispose();
-    }
+    for (const [k, v] of torchLayoutRecords(this.extra)) out.set(k, v);
     return out;
   }
 
   /** Loads {@link stateDict} output strictly; `file` names the source in errors. */
   loadStateDict(tensors: Map<string, TensorRecord>, file = 'state dict'): void {
     const part = (prefix: string) => new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-    const problems: string[] = [];
-    for (const [k, v] of this.extra) {
-      const r = tensors.get(k);
-      const want = v.rank === 2 ? [v.shape[1]!, v.shape[0]!] : v.shape;
-      if (!r) problems.push(`missing ${k}`);
-      else if (r.shape.join(',') !== want.join(',')) problems.push(`${k}: shape [${r.shape.join(',')}], expected [${want.join(',')}]`);
-    }
-    for (const k of tensors.keys()) if (!k.startsWith('vision.') && !k.startsWith('text.') && !this.extra.has(k)) problems.push(`unexpected ${k}`);
+    const extra = new Map([...tensors].filter(([k]) => !k.startsWith('vision.') && !k.startsWith('text.')));
+    const problems = torchLayoutProblems(this.extra, extra);
     if (problems.length) throw new Error(`${file}: ${problems.join('; ')}`);
     try {
       this.vision.loadStateDict(part('vision.'), { strict: true });
@@ -99,13 +89,7 @@ export class ClipModel {
       if (e instanceof Error && !e.message.includes(file)) e.message = `${file}: ${e.message}`;
       throw e;
     }
-    for (const [k, v] of this.extra) {
-      const r = tensors.get(k)!;
-      tf.tidy(() => {
-        const t = tf.tensor(recordToFloat32(r), r.shape, 'float32');
-        v.assign(v.rank === 2 ? tf.transpose(t) : t);
-      });
-    }
+    assignTorchLayout(this.extra, extra);
   }
 
   dispose(): void {

@@ -87,3 +87,20 @@ export function parseGrid(v: string): { frames: number; size: number } {
   if (!m) throw new InvalidArgumentError(`expected FRAMESxSIZE such as 8x64, got '${v}'.`);
   return { frames: Number(m[1]), size: Number(m[2]) };
 }
+
+/**
+ * The range checks of a flat config validator: `int(key, min, max)` and `num(key, lo, hi)` push
+ * `<key> must be an integer in [min, max] (got …)` / `<key> must be a number in [lo, hi] (got …)` onto `errs`.
+ */
+export function configRangeChecks<C extends object>(c: C, errs: string[]): { int: (k: keyof C & string, min: number, max?: number) => void; num: (k: keyof C & string, lo: number, hi?: number) => void } {
+  return {
+    int: (k, min, max = 1e9) => {
+      const v = c[k] as unknown;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) errs.push(`${k} must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
+    },
+    num: (k, lo, hi = Infinity) => {
+      const v = c[k] as unknown;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) errs.push(`${k} must be a number in [${lo}, ${hi}] (got ${JSON.stringify(v)})`);
+    },
+  };
+}

@@ -63,5 +63,5 @@ export {
 } from './supervised/budgets.js';
 export { svgLineChart, svgHeatmap, escapeXml, type LineChartOptions, type LineSeries, type HeatmapOptions } from './report/plots.js';
 export { writeReport, writeAsset, table1, budgetTable, accuracyChart, heatmapChart, lossChart, valChart, type ReportInput } from './report/report.js';
-export { ConfigError, InvalidArgumentError, readConfigFile, parseInteger, parseNumber, parseIntList, parseNumberList, parseRange, parsePair, parseGrid } from './cli.js';
+export { ConfigError, InvalidArgumentError, configRangeChecks, readConfigFile, parseInteger, parseNumber, parseIntList, parseNumberList, parseRange, parsePair, parseGrid } from './cli.js';
 export { meanStd, comparePaired, fmtPct, fmtComparison, type MeanStd, type Comparison } from './stats.js';

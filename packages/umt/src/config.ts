@@ -4,7 +4,7 @@
  * from the official distillation scripts: AdamW β (0.9, 0.98), eps 1e-6, wd 0.05, clip 5, cosine with
  * warmup, drop path 0.05).
  */
-import { ConfigError, DEFAULT_TUNE_CONFIG, gridTokens } from '@flux/train';
+import { ConfigError, DEFAULT_TUNE_CONFIG, configRangeChecks, gridTokens } from '@flux/train';
 import { MOVING_MNIST_TASKS } from '@flux/video';
 
 import type { MaskSegments } from './mask.js';
@@ -160,14 +160,7 @@ export function resolvePretrainConfig(...layers: Partial<PretrainConfig>[]): Pre
 
 export function validatePretrainConfig(c: PretrainConfig): void {
   const errs: string[] = [];
-  const int = (k: keyof PretrainConfig, min: number, max = 1e9) => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) errs.push(`${k} must be an integer in [${min}, ${max}] (got ${JSON.stringify(v)})`);
-  };
-  const num = (k: keyof PretrainConfig, lo: number, hi = Infinity) => {
-    const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi) errs.push(`${k} must be a number in [${lo}, ${hi}] (got ${JSON.stringify(v)})`);
-  };
+  const { int, num } = configRangeChecks(c, errs);
   if (c.mode !== 'flux' && c.mode !== 'vanilla') errs.push(`mode must be 'flux' or 'vanilla' (got ${JSON.stringify(c.mode)})`);
   for (const k of ['steps', 'trainClips', 'checkpointEvery', 'alignLayers'] as const) int(k, 1);
   int('batchSize', 1, 65_536);

@@ -4,7 +4,7 @@
  * LayerNorm, then L2 normalisation), mapping the student's width to the teacher's. Checkpoints store them with
  * PyTorch names and layouts (`clip_decoder.{i}.head.0.weight` [out, in], …, `final_clip_decoder.norm.bias`).
  */
-import { Rng, gelu, layerNorm, linear, makeRecord, recordToFloat32, type TensorRecord } from '@flux/core';
+import { Rng, assignTorchLayout, gelu, layerNorm, linear, torchLayoutProblems, torchLayoutRecords, type TensorRecord } from '@flux/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 const LN_EPS = 1e-5;
@@ -93,35 +93,14 @@ export class AlignmentHeads {
 
   /** PyTorch names and layouts (Linear weights [out, in]). */
   stateDict(): Map<string, TensorRecord> {
-    const out = new Map<string, TensorRecord>();
-    for (const [name, v] of this.params) {
-      if (v.rank === 2) {
-        const t = tf.tidy(() => tf.transpose(v));
-        out.set(name, makeRecord('float32', t.shape, Float32Array.from(t.dataSync() as Float32Array)));
-        t.dispose();
-      } else out.set(name, makeRecord('float32', v.shape, Float32Array.from(v.dataSync() as Float32Array)));
-    }
-    return out;
+    return torchLayoutRecords(this.params);
   }
 
   /** Loads {@link stateDict} output strictly (every name, every shape); `file` names the source in errors. */
   loadStateDict(tensors: Map<string, TensorRecord>, file = 'state dict'): void {
-    const problems: string[] = [];
-    for (const [name, v] of this.params) {
-      const r = tensors.get(name);
-      const want = v.rank === 2 ? [v.shape[1]!, v.shape[0]!] : v.shape;
-      if (!r) problems.push(`missing ${name}`);
-      else if (r.shape.join(',') !== want.join(',')) problems.push(`${name}: shape [${r.shape.join(',')}], expected [${want.join(',')}]`);
-    }
-    for (const name of tensors.keys()) if (!this.params.has(name)) problems.push(`unexpected ${name}`);
+    const problems = torchLayoutProblems(this.params, tensors);
     if (problems.length) throw new Error(`${file}: alignment heads do not match: ${problems.join('; ')}`);
-    for (const [name, v] of this.params) {
-      const r = tensors.get(name)!;
-      tf.tidy(() => {
-        const t = tf.tensor(recordToFloat32(r), r.shape, 'float32');
-        v.assign(v.rank === 2 ? tf.transpose(t) : t);
-      });
-    }
+    assignTorchLayout(this.params, tensors);
   }
 
   dispose(): void {

@@ -23,7 +23,7 @@ export {
   recordToFloat32,
   recordToInt32,
 } from './record.js';
-export { tfDTypeOf, recordToTensor, tensorToRecord, stateDictToTensors, tensorsToStateDict } from './tfjs.js';
+export { tfDTypeOf, recordToTensor, tensorToRecord, stateDictToTensors, tensorsToStateDict, torchLayoutRecords, torchLayoutProblems, assignTorchLayout } from './tfjs.js';
 export {
   type SafetensorsTensorInfo,
   type SafetensorsHeader,

@@ -105,3 +105,46 @@ export function tensorsToStateDict(
   }
   return out;
 }
+
+/**
+ * float32 records of variables in PyTorch layout: 2-D weights, held as tfjs's [in, out], are transposed to
+ * `nn.Linear`'s [out, in]; every other rank is copied as is. Names are kept.
+ */
+export function torchLayoutRecords(params: ReadonlyMap<string, tf.Variable>): Map<string, TensorRecord> {
+  const out = new Map<string, TensorRecord>();
+  for (const [name, v] of params) {
+    const t = v.rank === 2 ? tf.tidy(() => tf.transpose(v)) : v;
+    out.set(name, makeRecord('float32', t.shape, Float32Array.from(t.dataSync() as Float32Array)));
+    if (t !== v) t.dispose();
+  }
+  return out;
+}
+
+/**
+ * What stands between `tensors` (PyTorch layout) and a strict load into `params`: `missing <name>`,
+ * `<name>: shape [..], expected [..]`, and `unexpected <name>` for every name of `tensors` that is no parameter.
+ * Empty when they match exactly.
+ */
+export function torchLayoutProblems(params: ReadonlyMap<string, tf.Variable>, tensors: ReadonlyMap<string, TensorRecord>): string[] {
+  const problems: string[] = [];
+  for (const [name, v] of params) {
+    const r = tensors.get(name);
+    const want = v.rank === 2 ? [v.shape[1]!, v.shape[0]!] : v.shape;
+    if (!r) problems.push(`missing ${name}`);
+    else if (r.shape.join(',') !== want.join(',')) problems.push(`${name}: shape [${r.shape.join(',')}], expected [${want.join(',')}]`);
+  }
+  for (const name of tensors.keys()) if (!params.has(name)) problems.push(`unexpected ${name}`);
+  return problems;
+}
+
+/** Assigns PyTorch-layout records to `params` (2-D transposed back to [in, out]); check {@link torchLayoutProblems} first. */
+export function assignTorchLayout(params: ReadonlyMap<string, tf.Variable>, tensors: ReadonlyMap<string, TensorRecord>): void {
+  for (const [name, v] of params) {
+    const r = tensors.get(name);
+    if (!r) throw new Error(`assignTorchLayout: no tensor '${name}'`);
+    tf.tidy(() => {
+      const t = tf.tensor(recordToFloat32(r), r.shape, 'float32');
+      v.assign(v.rank === 2 ? tf.transpose(t) : t);
+    });
+  }
+}
