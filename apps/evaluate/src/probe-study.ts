@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { STORIES260K_DIR, createTinyLlama, datasetText, evaluateProbe, loadLlama, loadTokenizer, probeCorpus, trainLanguageModel, trainProbe, writeProbeReport, type LanguageModel, type ProbeRunResult, type VisualMode } from '@flux/chat-probe';
+import { STORIES260K_DIR, createTinyLlama, wordLevelTokenizer, datasetText, evaluateProbe, loadLlama, loadTokenizer, probeCorpus, trainLanguageModel, trainProbe, writeProbeReport, type LanguageModel, type ProbeRunResult, type VisualMode } from '@flux/chat-probe';
 import { createFluxModel, gridTokens, loadRun, openDataset, patchSizeOf, resolveTuneConfig, tune, type TuneConfig } from '@flux/train';
 
 export interface ProbeStudyOptions {
@@ -77,7 +77,6 @@ export async function runProbeStudy(o: ProbeStudyOptions): Promise<{ report: str
   }
 
   // 2. Language models (frozen during the probe).
-  const tokenizer = loadTokenizer(STORIES260K_DIR);
   const lmDirs: { name: string; dir: string }[] = [];
   for (const lm of o.lms) {
     if (lm === 'stories260k') lmDirs.push({ name: 'stories260K', dir: STORIES260K_DIR });
@@ -86,7 +85,8 @@ export async function runProbeStudy(o: ProbeStudyOptions): Promise<{ report: str
       const dir = path.join(o.out, 'lm-builtin');
       const train = openDataset('train', resolveTuneConfig(o.encoderTune));
       const texts = await probeCorpus(train, 4000);
-      log(o.quiet, `built-in LM: ${o.builtinSteps} steps on ${texts.length} caption and question lines → ${dir}`);
+      const tokenizer = wordLevelTokenizer(texts);
+      log(o.quiet, `built-in LM: ${o.builtinSteps} steps on ${texts.length} caption-grounded caption and question lines (${tokenizer.vocabSize} word tokens) → ${dir}`);
       const model = createTinyLlama({ vocabSize: tokenizer.vocabSize, seed: 0 });
       const r = await trainLanguageModel(model, texts, tokenizer, { steps: o.builtinSteps, batchSize: 32, lr: 3e-3, seqLen: 64, out: dir, ...flags(dir), quiet: o.quiet });
       model.dispose();
@@ -103,6 +103,7 @@ export async function runProbeStudy(o: ProbeStudyOptions): Promise<{ report: str
     for (const lmd of lmDirs) {
       const run = loadRun(enc.dir, enc.name);
       const lm: LanguageModel = await loadLlama(lmd.dir);
+      const tokenizer = loadTokenizer(lmd.dir);
       try {
         const cfg = run.cfg;
         const patch = patchSizeOf(cfg);
@@ -113,7 +114,10 @@ export async function runProbeStudy(o: ProbeStudyOptions): Promise<{ report: str
         const dir = path.join(o.out, `probe-${path.basename(enc.dir)}-${lmd.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`);
         log(o.quiet, `probe: ${enc.name} + ${lmd.name}, ${o.probeSteps} steps → ${dir}`);
         const pr = await trainProbe({ encoder: run.model, lm, tokenizer, data: train, text: datasetText(train), cfg: { frames: cfg.frames, size: cfg.size, patch, budgets, visual: o.visual, batchSize: o.batchSize, captionFraction: 0.5, seed: 0 }, steps: o.probeSteps, out: dir, ...flags(dir), quiet: o.quiet });
-        const res = await evaluateProbe({ encoder: run.model, lm, tokenizer, projector: pr.projector }, test, datasetText(test), { frames: cfg.frames, size: cfg.size, patch, budgets, visual: o.visual, clips: o.testClips, maxCaptionTokens: o.maxCaptionTokens });
+        // Long enough for the longest reference caption in this LM's tokens (stories260K's are near character level).
+        const refs = await train.captions!(Array.from({ length: Math.min(500, train.count) }, (_, i) => i));
+        const maxCaptionTokens = Math.max(o.maxCaptionTokens, ...refs.map((c) => tokenizer.encode(` ${c}`, { addBos: false }).length + 2));
+        const res = await evaluateProbe({ encoder: run.model, lm, tokenizer, projector: pr.projector }, test, datasetText(test), { frames: cfg.frames, size: cfg.size, patch, budgets, visual: o.visual, clips: o.testClips, maxCaptionTokens });
         pr.projector.dispose();
         runs.push({ encoder: enc.name, lm: lmd.name, fullTokens, budgets: res });
       } finally {

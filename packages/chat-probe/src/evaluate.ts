@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { meanEventScore, type EventScore } from './events.js';
 import type { LanguageModel } from './lm.js';
-import { CAPTION_PROMPT, bosOf, questionPrompt, visualTokens, type ProbeText, type VisualMode } from './probe.js';
+import { CAPTION_PROMPT, bosOf, probeEmbeddings, questionPrompt, visualTokens, type ProbeText, type VisualMode } from './probe.js';
 import type { MlpProjector } from './projector.js';
 import type { TextTokenizer } from './text-tokenizer.js';
 
@@ -32,6 +32,8 @@ export interface ProbeBudgetResult {
   qaAccuracy: number;
   qaChance: number;
   questions: number;
+  /** QA by question kind (direction, speed, digit, count, …): accuracy, chance and number of questions. */
+  byKind: Record<string, { accuracy: number; chance: number; questions: number }>;
   caption: EventScore;
   /** A few generated captions with their references (for the report). */
   samples: { pred: string; ref: string }[];
@@ -44,12 +46,12 @@ export interface ProbeParts {
   projector: MlpProjector;
 }
 
-/** Visual prefix + BOS + prompt embeddings [B, N + 1 + |prompt|, D]. */
+/** BOS + visual tokens + prompt embeddings [B, 1 + N + |prompt|, D] (the order the probe is trained on). */
 function prefixFor(p: ProbeParts, visual: tf.Tensor3D, prompt: number[]): tf.Tensor3D {
   return tf.tidy(() => {
     const b = visual.shape[0];
     const ids = tf.tensor2d(Int32Array.from(Array.from({ length: b }, () => [bosOf(p.tokenizer), ...prompt]).flat()), [b, prompt.length + 1], 'int32');
-    return tf.concat([p.projector.apply(visual), p.lm.embed(ids)], 1) as tf.Tensor3D;
+    return probeEmbeddings(p.lm, p.projector, visual, ids);
   });
 }
 
@@ -65,6 +67,7 @@ export async function evaluateProbe(p: ProbeParts, data: ClipDataset, text: (ind
     let questions = 0;
     let chance = 0;
     const pairs: { pred: string; ref: string }[] = [];
+    const kinds: Record<string, { right: number; chance: number; questions: number }> = {};
     for (let s = 0; s < n; s += B) {
       const idx = Array.from({ length: Math.min(B, n - s) }, (_, i) => s + i);
       const { video } = await evalBatch(data, idx, o.frames, o.size);
@@ -90,14 +93,20 @@ export async function evaluateProbe(p: ProbeParts, data: ClipDataset, text: (ind
           tf.dispose([one, rep, prefix]);
           let best = 0;
           for (let j = 1; j < conts.length; j++) if (ll[j]! / conts[j]!.length > ll[best]! / conts[best]!.length) best = j;
-          if (best === q.answer) right++;
+          const kind = (kinds[q.kind] ??= { right: 0, chance: 0, questions: 0 });
+          if (best === q.answer) {
+            right++;
+            kind.right++;
+          }
           questions++;
+          kind.questions++;
           chance += 1 / q.options.length;
+          kind.chance += 1 / q.options.length;
         }
       }
       visual.dispose();
     }
-    out.push({ tokens: k, qaAccuracy: questions ? right / questions : 0, qaChance: questions ? chance / questions : 0, questions, caption: meanEventScore(pairs), samples: pairs.slice(0, 4) });
+    out.push({ tokens: k, qaAccuracy: questions ? right / questions : 0, qaChance: questions ? chance / questions : 0, questions, byKind: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, { accuracy: v.right / v.questions, chance: v.chance / v.questions, questions: v.questions }])), caption: meanEventScore(pairs), samples: pairs.slice(0, 4) });
   }
   return out;
 }

@@ -20,7 +20,7 @@ export {
   type LlamaParamSpec,
 } from './llama.js';
 export { loadLlama, loadLlamaSync, saveLlama, readLlamaConfig, type SaveLlamaOptions } from './llama-io.js';
-export { HfTokenizer, loadTokenizer, type TextTokenizer, type EncodeOptions, type DecodeOptions } from './text-tokenizer.js';
+export { HfTokenizer, loadTokenizer, wordLevelTokenizer, WORD_LEVEL_SPECIALS, type TextTokenizer, type EncodeOptions, type DecodeOptions } from './text-tokenizer.js';
 export {
   createTinyLlama,
   trainLanguageModel,
@@ -34,7 +34,7 @@ export {
 export { STORIES260K_DIR } from './assets.js';
 export { captionEvents, eventScore, meanEventScore, type EventScore } from './events.js';
 export { MlpProjector } from './projector.js';
-export { ProbeObjective, visualTokens, questionPrompt, bosOf, CAPTION_PROMPT, type ProbeConfig, type ProbeBatch, type ProbeText, type VisualMode } from './probe.js';
+export { ProbeObjective, probeEmbeddings, visualTokens, questionPrompt, bosOf, CAPTION_PROMPT, type ProbeConfig, type ProbeBatch, type ProbeText, type VisualMode } from './probe.js';
 export { trainProbe, type TrainProbeOptions, type TrainProbeResult } from './train-probe.js';
 export { evaluateProbe, type ProbeEvalOptions, type ProbeBudgetResult, type ProbeParts } from './evaluate.js';
 export { datasetText, probeCorpus } from './text.js';

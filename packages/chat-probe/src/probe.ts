@@ -34,6 +34,21 @@ export function visualTokens(encoder: FluxViT, video: tf.Tensor5D, k: number | u
   });
 }
 
+/**
+ * The LM input of the probe [B, 1 + N + T − 1, D]: the embedding of `ids`' first token (BOS), the projected visual
+ * tokens [B, N, C], then the embeddings of the rest of `ids` [B, T] (prompt, and target when training) — LLaVA's
+ * order, the image after the start of the text. Training and evaluation both build their inputs here.
+ */
+export function probeEmbeddings(lm: LanguageModel, projector: MlpProjector, visual: tf.Tensor3D, ids: tf.Tensor2D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const e = lm.embed(ids);
+    const t = e.shape[1];
+    const parts = [tf.slice(e, [0, 0, 0], [-1, 1, -1]), projector.apply(visual)];
+    if (t > 1) parts.push(tf.slice(e, [0, 1, 0], [-1, t - 1, -1]));
+    return tf.concat(parts, 1) as tf.Tensor3D;
+  });
+}
+
 /** What a clip's metadata must give the probe: its caption and its questions. */
 export interface ProbeText {
   caption: string;
@@ -63,7 +78,7 @@ export interface ProbeConfig {
 
 export interface ProbeBatch {
   visual: tf.Tensor3D;
-  /** [B, T] BOS + prompt + target ids, right-padded. */
+  /** [B, T] BOS + prompt + target ids, right-padded (the visual tokens go in after BOS). */
   ids: tf.Tensor2D;
   /** Flat indices into [B·(N+T)] of the logits rows that predict target tokens, and those tokens. */
   rows: Int32Array;
@@ -128,8 +143,7 @@ export class ProbeObjective implements Objective<ProbeBatch> {
 
   loss(b: ProbeBatch): StepLoss {
     const total = tf.tidy(() => {
-      const prefix = this.projector.apply(b.visual);
-      const inputs = tf.concat([prefix, this.lm.embed(b.ids)], 1) as tf.Tensor3D;
+      const inputs = probeEmbeddings(this.lm, this.projector, b.visual, b.ids);
       const { logits } = this.lm.forward(inputs);
       const v = logits.shape[2];
       const picked = tf.gather(tf.reshape(logits, [-1, v]), tf.tensor1d(b.rows, 'int32'));

@@ -124,3 +124,37 @@ export function loadTokenizer(dir: string): HfTokenizer {
   const config = readJsonFile(path.join(dir, 'tokenizer_config.json'), true) ?? {};
   return new HfTokenizer(json, config, file);
 }
+
+/** Special tokens of {@link wordLevelTokenizer}, at ids 0, 1, 2 (the built-in LM's unk / BOS / EOS). */
+export const WORD_LEVEL_SPECIALS = Object.freeze({ unk: '<unk>', bos: '<s>', eos: '</s>' });
+
+/**
+ * A word-level tokenizer for a built-in LM that knows a closed vocabulary: every word and punctuation run of `texts`
+ * (split on whitespace and punctuation) is one token, anything else `<unk>`. Written as a Hugging Face WordPiece
+ * `tokenizer.json` whose vocabulary holds whole words only, so it loads anywhere `tokenizers` does.
+ */
+export function wordLevelTokenizer(texts: readonly string[]): HfTokenizer {
+  const words = new Set<string>();
+  for (const t of texts) for (const w of t.match(/\w+|[^\w\s]+/gu) ?? []) words.add(w);
+  const { unk, bos, eos } = WORD_LEVEL_SPECIALS;
+  const vocab: Record<string, number> = { [unk]: 0, [bos]: 1, [eos]: 2 };
+  for (const w of [...words].sort()) if (!(w in vocab)) vocab[w] = Object.keys(vocab).length;
+  const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const json = {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(unk, 0), special(bos, 1), special(eos, 2)],
+    normalizer: null,
+    pre_tokenizer: { type: 'Whitespace' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }],
+      special_tokens: { [bos]: { id: bos, ids: [1], tokens: [bos] } },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: unk, continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+  return new HfTokenizer(json, { bos_token: bos, eos_token: eos, unk_token: unk, clean_up_tokenization_spaces: true }, 'word-level tokenizer');
+}

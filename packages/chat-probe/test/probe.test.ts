@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nativeAvailable } from '@flux/vitest-config/backends';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { STORIES260K_DIR, createTinyLlama, loadLlama, datasetText, evaluateProbe, loadTokenizer, probeCorpus, questionPrompt, trainProbe, visualTokens } from '../src/index.js';
+import { MlpProjector, ProbeObjective, STORIES260K_DIR, bosOf, createTinyLlama, loadLlama, datasetText, evaluateProbe, loadTokenizer, probeCorpus, probeEmbeddings, questionPrompt, trainProbe, visualTokens, wordLevelTokenizer } from '../src/index.js';
 
 const tmp = (l: string) => fs.mkdtempSync(path.join(os.tmpdir(), `flux-probe-${l}-`));
 
@@ -99,8 +99,57 @@ describe('chat probe', () => {
     tf.dispose([v, t, p]);
     encoder.dispose();
     expect(questionPrompt({ kind: 'direction', question: 'Where?', options: ['left', 'up'], answer: 1 })).toBe('Question: Where? Options: left, up. Answer:');
-    const corpus = await probeCorpus(openDataset('train', cfg), 3);
-    expect(corpus[0]).toMatch(/^Describe the video\. the digit \d moves /);
-    expect(corpus.some((l) => /^Question: .* Answer: \S/.test(l))).toBe(true);
+    const ds = openDataset('train', cfg);
+    const caption = (await ds.captions!([0]))[0]!;
+    const bare = await probeCorpus(ds, 3, { context: 'none' });
+    expect(bare[0]).toBe(`Describe the video. ${caption}`);
+    expect(bare.some((l) => /^Question: .* Answer: \S/.test(l))).toBe(true);
+    // Grounded (default): every line of a clip starts with its caption, then the prompt and the answer.
+    const grounded = await probeCorpus(ds, 3);
+    expect(grounded.length).toBe(bare.length);
+    expect(grounded[0]).toBe(`${caption} Describe the video. ${caption}`);
+    expect(grounded[1]).toBe(`${caption} ${bare[1]}`);
+    await expect(probeCorpus(ds, 3, { context: 'x' as 'none' })).rejects.toThrow(/context/);
+  });
+
+  it('word-level tokenizer: one token per word of the corpus, BOS / EOS / unk at 0–2, round trip, saved and loaded as a tokenizer.json', () => {
+    const tok = wordLevelTokenizer(['the digit 3 moves up slowly.', 'Question: Which digit? Options: 3, 7. Answer: 3']);
+    expect([tok.bosId, tok.eosId]).toEqual([1, 2]);
+    const ids = tok.encode('the digit 7 moves up slowly.', { addBos: true });
+    expect(ids.length).toBe(1 + 7);
+    expect(ids[0]).toBe(1);
+    expect(ids.includes(0)).toBe(false);
+    expect(tok.decode(ids)).toBe('the digit 7 moves up slowly.');
+    expect(tok.encode('a zebra', { addBos: false })).toEqual([0, 0]);
+    const dir = tmp('wordtok');
+    tok.save(dir);
+    const back = loadTokenizer(dir);
+    expect(back.encode('Question: Which digit? Answer: 7')).toEqual(tok.encode('Question: Which digit? Answer: 7'));
+    expect(back.vocabSize).toBe(tok.vocabSize);
+  });
+
+  it('training and evaluation feed the LM the same sequence: BOS, visual tokens, prompt, target', async () => {
+    const { cfg, model: encoder } = tinyEncoder();
+    const tokenizer = loadTokenizer(STORIES260K_DIR);
+    const lm = createTinyLlama({ vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64, numLayers: 1, numHeads: 2, numKvHeads: 1, maxPositions: 256 });
+    const projector = new MlpProjector(16, 32, 32, 0);
+    const train = openDataset('train', cfg);
+    const obj = new ProbeObjective(encoder, lm, tokenizer, projector, { frames: 4, size: 32, patch: 16, budgets: [8], visual: 'tokens', batchSize: 1, captionFraction: 1, seed: 0 }, train, datasetText(train));
+    const b = await obj.batch(0);
+    const loss = obj.loss(b).total;
+    const trained = loss.dataSync()[0]!;
+    const ids = [...b.ids.dataSync()];
+    const target = b.labels;
+    const promptIds = ids.slice(0, ids.length - target.length);
+    expect(promptIds[0]).toBe(bosOf(tokenizer));
+    const prefix = probeEmbeddings(lm, projector, b.visual, tf.tensor2d([promptIds], [1, promptIds.length], 'int32'));
+    expect(prefix.shape).toEqual([1, promptIds.length + b.visual.shape[1], 32]);
+    const ll = lm.logLikelihood(prefix, [target])[0]!;
+    expect(trained).toBeCloseTo(-ll / target.length, 4);
+    tf.dispose([loss, prefix]);
+    obj.disposeBatch(b);
+    projector.dispose();
+    lm.dispose();
+    encoder.dispose();
   });
 });
