@@ -8,6 +8,7 @@ import {
   InvalidArgumentError,
   PredictInputError,
   calibrate,
+  classifyClip,
   listPredictInputs,
   loadPredictor,
   makePlan,
@@ -16,6 +17,7 @@ import {
   pickPlanByCost,
   planGridTokens,
   predictVideo,
+  timingPixels,
   tokenOptimizedPlan,
   type PredictPlan,
   type Predictor,
@@ -139,6 +141,8 @@ export async function predictMain(argv = process.argv): Promise<void> {
   try {
     const inputs = listPredictInputs(input);
     const { plan, why } = await choosePlan(p, o, log);
+    // One warm-up pass, so the time of the first clip is not the backend's program compilation.
+    await classifyClip(p, timingPixels(plan), plan, 1);
     const results: (VideoPrediction & { label?: string })[] = [];
     if (!o.json) {
       process.stdout.write(`checkpoint ${p.source} (${p.kind}; ${p.model.config.numClasses} classes, labels: ${p.labelsFrom}) · backend ${report.backend}\n`);
