@@ -122,7 +122,7 @@ export async function choosePlan(p: Predictor, o: Pick<PredictCli, 'tokens' | 'p
   }
   const g = makePlan(c, grid.frames, grid.size);
   const k = o.tokens !== undefined ? parseTokens(o.tokens, g.gridTokens) : g.gridTokens;
-  return { plan: makePlan(c, grid.frames, grid.size, k), why: o.plan ? 'given grid' : 'training grid' };
+  return { plan: makePlan(c, grid.frames, grid.size, k), why: o.plan ? 'given grid' : p.run ? 'training grid' : 'default grid' };
 }
 
 function fmtPlan(plan: PredictPlan): string {
