@@ -23,6 +23,7 @@ import {
   predictVideo,
   predictorFromSafetensors,
   timingPixels,
+  tokenOptimizedPlan,
   type Predictor,
 } from '../src/index.js';
 import { createFluxModel } from '../src/supervised/model.js';
@@ -141,6 +142,17 @@ describe('predict: checkpoints', () => {
     fs.writeFileSync(f, 'a\nb\n');
     await expect(loadPredictor(runDir, { labels: f })).rejects.toThrow(`${f}: holds 2 class names but the checkpoint has 8 classes`);
   });
+
+  it('--plan auto: Token Optimization on the run\'s train clips, cached', async () => {
+    const a = await tokenOptimizedPlan(run, 8);
+    expect(a.k).toBeLessThanOrEqual(8);
+    expect(a.k).toBe(Math.min(8, a.gridTokens));
+    expect(fs.readdirSync(path.join(process.env.FLUX_CACHE_DIR!, 'predict')).filter((f) => f.startsWith('to-'))).toHaveLength(1);
+    expect(await tokenOptimizedPlan(run, 8)).toEqual(a);
+    const file = await loadPredictor(path.join(runDir, 'model.safetensors'));
+    await expect(tokenOptimizedPlan(file, 8)).rejects.toThrow(/not a flux-tune run directory \(pass --plan FxR\)/);
+    file.model.dispose();
+  }, 60_000);
 
   it('calibrates latency once per machine and backend (cached)', async () => {
     const a = await calibrate(run);
