@@ -103,7 +103,7 @@ async function loadCheckpoint(src: string | File): Promise<PredictorInfo> {
   state.latency = [];
   const slider = $<HTMLInputElement>('budget');
   slider.max = String(state.plans.length - 1);
-  slider.value = '0';
+  slider.value = slider.max;
   const c = state.predictor.model.config;
   $('model').textContent = `${name}: ${c.embedDim}-wide, ${c.depth} blocks, patch ${c.patchSize}, ${c.numClasses} classes, grid ${state.predictor.frames}×${state.predictor.size}`;
   status(`checkpoint loaded (${state.backend})`);
@@ -127,6 +127,8 @@ async function predictAt(i: number): Promise<Omit<ClipPrediction, 'probs'> & { p
   const px = await framesFor(plan);
   const p = await classifyClip(state.predictor, px, plan, 5);
   renderPrediction(p);
+  // The slider runs from the fewest tokens (left) to all of them (right); plan 0 is all tokens.
+  $<HTMLInputElement>('budget').value = String(state.plans.length - 1 - i);
   $('budget-label').textContent = `${((100 * plan.k) / plan.gridTokens).toFixed(1)} % (K = ${plan.k})`;
   return { ...p, probs: Array.from(p.probs), frameIndices: planFrameIndices(state.video!.frames, plan), numTensors: tf.memory().numTensors };
 }
@@ -161,13 +163,15 @@ const ready = (async () => {
   });
   $<HTMLInputElement>('video-file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
-    if (f) void run(async () => { await loadVideo(f); if (state.predictor) { await measureLatency(); await predictAt(Number($<HTMLInputElement>('budget').value)); } });
+    if (f) void run(async () => { await loadVideo(f); if (state.predictor) { await measureLatency(); await predictAt(state.plans.length - 1 - Number($<HTMLInputElement>('budget').value)); } });
   });
-  $<HTMLInputElement>('budget').addEventListener('input', (e) => void run(() => predictAt(Number((e.target as HTMLInputElement).value))));
+  $<HTMLInputElement>('budget').addEventListener('input', (e) => void run(() => predictAt(state.plans.length - 1 - Number((e.target as HTMLInputElement).value))));
   const ckpt = params.get('checkpoint');
   if (ckpt) await loadCheckpoint(ckpt);
   const video = params.get('video');
   if (video) await loadVideo(video);
+  if (state.predictor && state.video) await predictAt(0);
+  $<HTMLButtonElement>('measure').addEventListener('click', () => void run(measureLatency));
   return state.backend;
 })();
 ready.catch((e: unknown) => status((e as Error).message, true));
