@@ -161,4 +161,24 @@ describe('the web page vs predict in Node', () => {
     expect(fs.statSync(shot).size).toBeGreaterThan(1000);
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('falls back to the wasm backend with the same predictions', async () => {
+    const wasm = await browser!.newPage();
+    const errors: string[] = [];
+    wasm.on('pageerror', (e) => errors.push(String(e)));
+    await wasm.goto(`${server.url}?backend=wasm&checkpoint=/data/model.safetensors&video=/data/${path.basename(clip)}`);
+    expect(await wasm.evaluate(() => window.flux.ready)).toBe('wasm');
+    const plans = calibrationPlans(predictor);
+    for (const b of BUDGETS) {
+      const w = await wasm.evaluate((i) => window.flux.predictAt(i), b) as PagePrediction;
+      const px = await wasm.evaluate((i) => window.flux.frames(i), b);
+      const same = await classifyClip(predictor, Uint8Array.from(px), plans[b]!, 5);
+      expect(w.top[0]!.label).toBe(same.top[0]!.label);
+      expect(maxAbsDiff(same.probs, w.probs)).toBeLessThanOrEqual(TOL);
+    }
+    const lat = await wasm.evaluate(() => window.flux.measureLatency()) as { plan: { k: number }; ms: number }[];
+    console.log(`latency per clip, page on wasm: ${lat.map((l) => `K=${l.plan.k} ${l.ms.toFixed(2)} ms`).join(', ')}`);
+    expect(errors).toEqual([]);
+    await wasm.close();
+  }, 120_000);
 });
