@@ -122,7 +122,7 @@ export async function choosePlan(p: Predictor, o: Pick<PredictCli, 'tokens' | 'p
   }
   const g = makePlan(c, grid.frames, grid.size);
   const k = o.tokens !== undefined ? parseTokens(o.tokens, g.gridTokens) : g.gridTokens;
-  return { plan: makePlan(c, grid.frames, grid.size, k), why: o.plan ? 'given grid' : p.run ? 'training grid' : 'default grid' };
+  return { plan: makePlan(c, grid.frames, grid.size, k), why: o.plan ? 'given grid' : p.gridFrom };
 }
 
 function fmtPlan(plan: PredictPlan): string {
@@ -148,8 +148,13 @@ export async function predictMain(argv = process.argv): Promise<void> {
       process.stdout.write(`checkpoint ${p.source} (${p.kind}; ${p.model.config.numClasses} classes, labels: ${p.labelsFrom}) · backend ${report.backend}\n`);
       process.stdout.write(`plan ${fmtPlan(plan)} [${why}]\n`);
     }
-    for (const it of inputs) {
+    // A manifest's numeric labels are class indices of the checkpoint.
+    const labelName = (l: string) => (/^\d+$/.test(l) && Number(l) < p.classNames.length ? p.classNames[Number(l)]! : l);
+    let correct = 0;
+    for (const raw of inputs) {
+      const it = raw.label !== undefined ? { ...raw, label: labelName(raw.label) } : raw;
       const r = await predictVideo(p, it.file, plan, o.top);
+      if (it.label !== undefined && r.top[0]!.label === it.label) correct++;
       results.push({ ...r, ...(it.label !== undefined ? { label: it.label } : {}) });
       if (!o.json) {
         process.stdout.write(`${it.file}${it.label !== undefined ? ` (label: ${it.label})` : ''}: ${r.ms.toFixed(2)} ms model, ${r.decodeMs.toFixed(1)} ms decode\n`);
@@ -157,6 +162,8 @@ export async function predictMain(argv = process.argv): Promise<void> {
         r.top.forEach((t, i) => process.stdout.write(`  ${i + 1}. ${t.label.padEnd(w)}  ${t.prob.toFixed(4)}\n`));
       }
     }
+    const labelled = results.filter((r) => r.label !== undefined).length;
+    if (!o.json && labelled) process.stdout.write(`top-1 ${correct}/${labelled} of the labelled clips\n`);
     if (o.json) {
       const out = {
         checkpoint: p.source,

@@ -56,6 +56,13 @@ describe('flux-eval predict', () => {
     expect(r.out.trim().split('\n').filter((l) => /^\s+\d\. /.test(l))).toHaveLength(3);
   });
 
+  it('a manifest: class names for its numeric labels and a top-1 count', async () => {
+    const r = await predict([path.join(path.dirname(clip), 'manifest.csv'), '--checkpoint', runDir, '--top', '1']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/\(label: (left|right|up|down|up-left|up-right|down-left|down-right)\)/);
+    expect(r.out).toMatch(/top-1 [01]\/1 of the labelled clips/);
+  });
+
   it('--json, and a plan chosen by latency measured here (cached)', async () => {
     const r = await predict([clip, '--checkpoint', runDir, '--latency-ms', '100000', '--json']);
     expect(r.code, r.err).toBe(0);

@@ -42,6 +42,8 @@ export interface Predictor extends PredictorInfo {
   run?: { dir: string; cfg: TuneConfig };
   /** Where the class names came from. */
   labelsFrom: string;
+  /** Where the default grid came from: the training grid (a run, a flux-tune checkpoint) or the model's default. */
+  gridFrom: 'training grid' | 'default grid';
 }
 
 export interface LoadPredictorOptions {
@@ -131,9 +133,10 @@ function wrapRead<T>(file: string, f: () => T): T {
 /** Loads a checkpoint for prediction. Errors are {@link PredictInputError}s naming the file and the cause. */
 export async function loadPredictor(checkpoint: string, options: LoadPredictorOptions = {}): Promise<Predictor> {
   if (!fs.existsSync(checkpoint)) throw new PredictInputError(checkpoint, 'no such checkpoint (a flux-tune run directory, a .safetensors or an official .pth)');
-  const finish = (p: Omit<Predictor, 'labelsFrom'> & { labelsFrom?: string }): Predictor => {
-    if (options.labels) return { ...p, classNames: readLabels(options.labels, p.model.config.numClasses), labelsFrom: options.labels };
-    return { ...p, labelsFrom: p.labelsFrom ?? 'checkpoint' };
+  const finish = (p: Omit<Predictor, 'labelsFrom' | 'gridFrom'> & { labelsFrom?: string; gridFrom?: Predictor['gridFrom'] }): Predictor => {
+    const gridFrom = p.gridFrom ?? 'training grid';
+    if (options.labels) return { ...p, gridFrom, classNames: readLabels(options.labels, p.model.config.numClasses), labelsFrom: options.labels };
+    return { ...p, gridFrom, labelsFrom: p.labelsFrom ?? 'checkpoint' };
   };
   if (fs.statSync(checkpoint).isDirectory()) {
     const run = wrapRead(checkpoint, () => loadRun(checkpoint));
@@ -164,7 +167,7 @@ export async function loadPredictor(checkpoint: string, options: LoadPredictorOp
   }
   const { names, from } = defaultNames(config.numClasses);
   const grid = defaultGrid(config, name);
-  return finish({ source: checkpoint, kind: pth ? 'pth' : 'safetensors', model, classNames: names, labelsFrom: from, ...grid });
+  return finish({ source: checkpoint, kind: pth ? 'pth' : 'safetensors', model, classNames: names, labelsFrom: from, gridFrom: 'default grid', ...grid });
 }
 
 /** The videos of an input: one video file, every video under a folder (sorted), or a manifest's clips. */
