@@ -152,9 +152,19 @@ async function run(f: () => Promise<unknown>): Promise<void> {
   }
 }
 
+/** Whether WebGL here is a software rasteriser (SwiftShader, llvmpipe): then wasm is the faster backend. */
+function softwareWebgl(): boolean {
+  const gl = document.createElement('canvas').getContext('webgl2') ?? document.createElement('canvas').getContext('webgl');
+  if (!gl) return true;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+  return /swiftshader|llvmpipe|software/i.test(renderer);
+}
+
 const params = new URLSearchParams(location.search);
 const ready = (async () => {
-  state.backend = await initBackend((params.get('backend') ?? 'webgl,wasm,cpu').split(','));
+  const order = params.get('backend')?.split(',') ?? (softwareWebgl() ? ['wasm', 'webgl', 'cpu'] : ['webgl', 'wasm', 'cpu']);
+  state.backend = await initBackend(order);
   $('backend').textContent = state.backend;
   status(`backend ${state.backend}; load a checkpoint and a video`);
   $<HTMLInputElement>('checkpoint-file').addEventListener('change', (e) => {
