@@ -133,11 +133,11 @@ async function predictAt(i: number): Promise<Omit<ClipPrediction, 'probs'> & { p
   return { ...p, probs: Array.from(p.probs), frameIndices: planFrameIndices(state.video!.frames, plan), numTensors: tf.memory().numTensors };
 }
 
-/** Measures the latency of every budget in this browser (one warm-up, median of three). */
+/** Measures the latency of every budget in this browser (one warm-up, median of five). */
 async function measureLatency(): Promise<CalibratedPlan[]> {
   if (!state.predictor) throw new Error('load a checkpoint first');
   status('measuring latency per budget …');
-  state.latency = await measurePlans(state.predictor, state.plans, 3);
+  state.latency = await measurePlans(state.predictor, state.plans);
   renderLatency();
   status(`ready (${state.backend})`);
   return state.latency;

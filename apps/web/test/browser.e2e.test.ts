@@ -143,7 +143,7 @@ describe('the web page vs predict in Node', () => {
 
   it('measures latency per budget in the page and in Node, and does not leak tensors', async () => {
     const web = await page.evaluate(() => window.flux.measureLatency()) as { plan: { k: number; gridTokens: number; gflops: number }; ms: number }[];
-    const node = await measurePlans(predictor, calibrationPlans(predictor), 3);
+    const node = await measurePlans(predictor, calibrationPlans(predictor));
     const lines = web.map((w, i) => `  ${((100 * w.plan.k) / w.plan.gridTokens).toFixed(1).padStart(5)} %  K=${String(w.plan.k).padStart(3)}  ${w.plan.gflops.toFixed(4)} GFLOP  page (${pageBackend}) ${w.ms.toFixed(2)} ms   node (${tf.getBackend()}) ${node[i]!.ms.toFixed(2)} ms`);
     console.log(`latency per clip:\n${lines.join('\n')}`);
     expect(web.length).toBe(node.length);

@@ -181,8 +181,8 @@ export function timingPixels(plan: Pick<PredictPlan, 'frames' | 'size'>, seed = 
   return out;
 }
 
-/** Measures the latency of each plan on the current backend: one warm-up, then the median of `runs` clips. */
-export async function measurePlans(info: PredictorInfo, plans: readonly PredictPlan[], runs = 3): Promise<CalibratedPlan[]> {
+/** Measures the latency of each plan on the current backend: one warm-up, then the median of `runs` clips (default 5). */
+export async function measurePlans(info: PredictorInfo, plans: readonly PredictPlan[], runs = 5): Promise<CalibratedPlan[]> {
   const out: CalibratedPlan[] = [];
   for (const plan of plans) {
     const px = timingPixels(plan);

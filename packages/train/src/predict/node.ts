@@ -277,7 +277,7 @@ export interface Calibration {
 
 /**
  * Latency of the default grid at several budgets, measured here on the current backend (one warm-up, median of
- * three), cached by model architecture, grid, backend and CPU — latency does not depend on the weights.
+ * five), cached by model architecture, grid, backend and CPU — latency does not depend on the weights.
  */
 export async function calibrate(p: PredictorInfo, options: { refresh?: boolean; plans?: PredictPlan[] } = {}): Promise<Calibration> {
   const plans = options.plans ?? calibrationPlans(p);
