@@ -186,21 +186,6 @@ const ready = (async () => {
 })();
 ready.catch((e: unknown) => status((e as Error).message, true));
 
-/** The page's API, for scripts and the end-to-end test. */
-declare global {
-  interface Window {
-    flux: {
-      ready: Promise<string>;
-      loadCheckpoint: typeof loadCheckpoint;
-      loadVideo: typeof loadVideo;
-      predictAt: typeof predictAt;
-      measureLatency: typeof measureLatency;
-      plans: () => PredictPlan[];
-      /** The RGB bytes a plan reads (as a plain array, for comparing with ffmpeg's). */
-      frames: (i: number) => Promise<number[]>;
-    };
-  }
-}
 window.flux = {
   ready,
   loadCheckpoint,
