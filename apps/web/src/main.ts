@@ -20,7 +20,7 @@ import {
   type PredictorInfo,
 } from '@flux/train';
 
-import { openVideo, readFrames, type PageVideo } from './decode.js';
+import { openBrowserVideo, readBrowserFrames, type BrowserVideo } from '@flux/video';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -46,7 +46,7 @@ interface State {
   backend: string;
   predictor?: PredictorInfo;
   checkpointName?: string;
-  video?: PageVideo;
+  video?: BrowserVideo;
   plans: PredictPlan[];
   latency: CalibratedPlan[];
   frames: Map<string, Uint8Array>;
@@ -65,7 +65,7 @@ async function framesFor(plan: PredictPlan): Promise<Uint8Array> {
   const key = `${plan.frames}x${plan.size}`;
   let px = state.frames.get(key);
   if (!px) {
-    px = await readFrames(state.video, planFrameIndices(state.video.frames, plan), plan.size);
+    px = await readBrowserFrames(state.video, planFrameIndices(state.video.frames, plan), plan.size);
     state.frames.set(key, px);
   }
   return px;
@@ -110,10 +110,10 @@ async function loadCheckpoint(src: string | File): Promise<PredictorInfo> {
   return state.predictor;
 }
 
-async function loadVideo(src: string | File): Promise<PageVideo> {
+async function loadVideo(src: string | File): Promise<BrowserVideo> {
   status(`decoding ${typeof src === 'string' ? src : src.name} …`);
   state.frames.clear();
-  state.video = await openVideo(typeof src === 'string' ? src : src, $('video-host'));
+  state.video = await openBrowserVideo(typeof src === 'string' ? src : src, $('video-host'));
   $('video-info').textContent = `${state.video.width}×${state.video.height}, ${state.video.frames} frames at ${state.video.fps.toFixed(2)} fps`;
   status('video loaded');
   return state.video;

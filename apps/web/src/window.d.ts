@@ -1,13 +1,12 @@
 /** The page's script API (`window.flux`), for scripts and the end-to-end test. */
 import type { CalibratedPlan, ClipPrediction, PredictPlan, PredictorInfo } from '@flux/train';
-
-import type { PageVideo } from './decode.js';
+import type { BrowserVideo } from '@flux/video';
 
 export interface FluxPageApi {
   /** Resolves to the tfjs backend in use once the page is set up (and the ?checkpoint= / ?video= are loaded). */
   ready: Promise<string>;
   loadCheckpoint(src: string | File): Promise<PredictorInfo>;
-  loadVideo(src: string | File): Promise<PageVideo>;
+  loadVideo(src: string | File): Promise<BrowserVideo>;
   /** Predicts at plan `i` (0 = all tokens; see plans()). */
   predictAt(i: number): Promise<Omit<ClipPrediction, 'probs'> & { probs: number[]; frameIndices: number[]; numTensors: number }>;
   /** Measures the latency of every plan here. */

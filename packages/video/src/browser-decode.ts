@@ -1,9 +1,10 @@
 /**
- * Video frames in the page: a <video> element seeked to each frame a plan reads, drawn on a canvas (centre square,
- * scaled to R×R by the browser), read back as RGB. The frame indices are @flux/train's (TSN segment centres), as in
- * Node, where ffmpeg decodes the same indices.
+ * Decoding in a browser (the browser entry): a <video> element seeked to each requested frame, drawn on a canvas
+ * (centre square, scaled to R×R by the browser), read back as RGB uint8 [F, R, R, 3] — the layout `decodeFrames`
+ * gives in Node. The frame is exact (the seek waits for the frame whose media time is the index's); the pixels can
+ * differ from ffmpeg's by the rounding of the browser's YUV→RGB conversion, and at other sizes by its scaling.
  */
-export interface PageVideo {
+export interface BrowserVideo {
   element: HTMLVideoElement;
   width: number;
   height: number;
@@ -52,8 +53,8 @@ async function measureFps(v: VideoWithFrames): Promise<number> {
   return 1 / Math.min(...diffs);
 }
 
-/** Loads a video (a URL or a File) into a hidden video element and measures its frame rate and frame count. */
-export async function openVideo(src: string | Blob, host: HTMLElement): Promise<PageVideo> {
+/** Loads a video (a URL or a Blob/File) into a muted video element under `host` and measures its frame rate and frame count. */
+export async function openBrowserVideo(src: string | Blob, host: HTMLElement): Promise<BrowserVideo> {
   const v = document.createElement('video') as VideoWithFrames;
   v.muted = true;
   v.playsInline = true;
@@ -91,7 +92,7 @@ async function seekToFrame(v: VideoWithFrames, index: number, fps: number): Prom
 }
 
 /** RGB uint8 [F, R, R, 3] of frames `indices`: the centred square of each frame, scaled to R×R. */
-export async function readFrames(video: PageVideo, indices: readonly number[], size: number): Promise<Uint8Array> {
+export async function readBrowserFrames(video: BrowserVideo, indices: readonly number[], size: number): Promise<Uint8Array> {
   const canvas = document.createElement('canvas');
   canvas.width = size;
   canvas.height = size;
