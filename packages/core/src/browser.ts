@@ -5,8 +5,7 @@
  * names here (so a package importing them still bundles) and throw {@link BrowserUnsupportedError} when called.
  */
 import type { PthCheckpoint, PthOptions } from './io/pth.js';
-import type { SafetensorsFile } from './io/safetensors-format.js';
-import type { TensorsInput } from './io/safetensors.js';
+import type { SafetensorsFile, TensorsInput } from './io/safetensors-format.js';
 
 export * from './ops/fused.js';
 export * as reference from './ops/reference.js';
@@ -16,18 +15,8 @@ export { WeightsFormatError } from './io/errors.js';
 export * from './io/dtypes.js';
 export { type TensorRecord, type StateDict, shapeSize, makeRecord, recordToFloat32, recordToInt32 } from './io/record.js';
 export { tfDTypeOf, recordToTensor, tensorToRecord, stateDictToTensors, tensorsToStateDict, torchLayoutRecords, torchLayoutProblems, assignTorchLayout } from './io/tfjs.js';
-export {
-  SAFETENSORS_DTYPES,
-  SAFETENSORS_MAX_HEADER,
-  safetensorsDType,
-  parseSafetensorsHeader,
-  parseSafetensors,
-  type SafetensorsTensorInfo,
-  type SafetensorsHeader,
-  type SafetensorsFile,
-  type ParseSafetensorsOptions,
-} from './io/safetensors-format.js';
-export type { PthOptions, PthCheckpoint, TensorsInput };
+export * from './io/safetensors-format.js';
+export type { PthOptions, PthCheckpoint };
 
 /** A file-system function of @flux/core called in a browser. */
 export class BrowserUnsupportedError extends Error {

@@ -1,12 +1,12 @@
 /**
- * safetensors parsing from bytes, with no file system (browser-safe; the file functions are in safetensors.ts)
+ * safetensors from and to bytes, with no file system (browser-safe; the file functions are in safetensors.ts)
  * (https://github.com/huggingface/safetensors): an 8-byte little-endian header
  * length N, N bytes of JSON header (`{"__metadata__": {..}, "name": {"dtype", "shape", "data_offsets"}}`,
  * space-padded to a multiple of 8), then the tensor bytes. Reading validates everything the Rust reference
  * validates; writing produces the same bytes as the Rust reference (tensor order: dtype alignment
  * descending, then name; compact JSON; space padding).
  */
-import { type DType, dataViewOrCopy, dataFromBytes, dtypeByteSize, isDType } from './dtypes.js';
+import { type DType, dataMatchesDType, dataToBytes, dataViewOrCopy, dataFromBytes, dtypeByteSize, isDType } from './dtypes.js';
 import { WeightsFormatError } from './errors.js';
 import { type StateDict, type TensorRecord, isValidShape, shapeSize } from './record.js';
 
@@ -30,7 +30,7 @@ export const SAFETENSORS_DTYPES: Readonly<Record<string, DType>> = Object.freeze
 );
 
 const ST_TO_DTYPE = new Map<string, DType>(Object.entries(SAFETENSORS_DTYPES));
-export const DTYPE_TO_ST = new Map<DType, string>([...ST_TO_DTYPE].map(([k, v]) => [v, k]));
+const DTYPE_TO_ST = new Map<DType, string>([...ST_TO_DTYPE].map(([k, v]) => [v, k]));
 
 /** The {@link DType} of a safetensors dtype name (`F32` → `float32`), or undefined for any other string. */
 export function safetensorsDType(name: string): DType | undefined {
@@ -41,7 +41,7 @@ export function safetensorsDType(name: string): DType | undefined {
 const KNOWN_UNSUPPORTED = new Set(['U16', 'U32', 'U64', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'F4', 'F6_E2M3', 'F6_E3M2', 'C64']);
 
 /** Rank of each dtype in the Rust reference's `Dtype` enum; tensors are written in descending rank. */
-export const RUST_RANK = new Map<DType, number>([
+const RUST_RANK = new Map<DType, number>([
   ['bool', 0],
   ['uint8', 1],
   ['int8', 2],
@@ -203,3 +203,78 @@ export function parseSafetensors(bytes: Uint8Array, options: ParseSafetensorsOpt
   return { tensors, metadata: header.metadata };
 }
 
+/** Tensors to write: a state dict, `[name, record]` pairs, or a plain object. */
+export type TensorsInput = StateDict | Iterable<readonly [string, TensorRecord]> | Record<string, TensorRecord>;
+
+function entriesOf(tensors: TensorsInput): (readonly [string, TensorRecord])[] {
+  if (tensors instanceof Map) return [...tensors];
+  if (Symbol.iterator in (tensors as object)) return [...(tensors as Iterable<readonly [string, TensorRecord]>)];
+  return Object.entries(tensors as Record<string, TensorRecord>);
+}
+
+const utf8 = new TextEncoder();
+
+/** Orders strings by their UTF-8 bytes (as Rust compares `String`s). */
+function utf8Compare(a: string, b: string): number {
+  const x = utf8.encode(a);
+  const y = utf8.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return x.length - y.length;
+}
+
+/**
+ * Serializes tensors (and an optional string→string metadata map) to safetensors bytes. Output is
+ * deterministic and byte-identical to the Rust reference: tensors ordered by dtype (widest first, as the Rust
+ * `Dtype` enum orders them) then name, compact JSON header with `__metadata__` first (keys sorted), padded with
+ * spaces to a multiple of 8 bytes. Throws when a record is inconsistent or a name repeats.
+ */
+export function serializeSafetensors(tensors: TensorsInput, metadata?: Record<string, string>): Uint8Array {
+  const entries = entriesOf(tensors);
+  const seen = new Set<string>();
+  for (const [name, r] of entries) {
+    if (name === '__metadata__') throw new Error(`safetensors: '__metadata__' cannot be a tensor name`);
+    if (seen.has(name)) throw new Error(`safetensors: tensor '${name}' appears twice`);
+    seen.add(name);
+    if (!isDType(r.dtype) || !DTYPE_TO_ST.has(r.dtype)) throw new Error(`safetensors: tensor '${name}': unknown dtype ${String(r.dtype)}`);
+    if (!isValidShape(r.shape)) throw new Error(`safetensors: tensor '${name}': invalid shape [${String(r.shape)}]`);
+    if (!dataMatchesDType(r.dtype, r.data)) throw new Error(`safetensors: tensor '${name}': ${String(r.data?.constructor?.name)} is not the storage of ${r.dtype}`);
+    if (r.data.length !== shapeSize(r.shape)) {
+      throw new Error(`safetensors: tensor '${name}': ${r.data.length} elements for shape [${r.shape.join(', ')}]`);
+    }
+  }
+  entries.sort((a, b) => RUST_RANK.get(b[1].dtype)! - RUST_RANK.get(a[1].dtype)! || utf8Compare(a[0], b[0]));
+
+  // JSON object keys that look like array indices ("0", "1") would be reordered by JS objects, so build the
+  // JSON text of the tensor entries by hand in entry order.
+  const parts: string[] = [];
+  if (metadata !== undefined) {
+    const m = Object.create(null) as Record<string, string>; // a '__proto__' key stays an ordinary key
+    for (const k of Object.keys(metadata).sort(utf8Compare)) {
+      const v = Object.getOwnPropertyDescriptor(metadata, k)?.value as unknown;
+      if (typeof v !== 'string') throw new Error(`safetensors: metadata value of '${k}' is not a string`);
+      m[k] = v;
+    }
+    parts.push(`"__metadata__":${JSON.stringify(m)}`);
+  }
+  let offset = 0;
+  for (const [name, r] of entries) {
+    const len = r.data.byteLength;
+    parts.push(
+      `${JSON.stringify(name)}:{"dtype":"${DTYPE_TO_ST.get(r.dtype)!}","shape":[${r.shape.join(',')}],"data_offsets":[${offset},${offset + len}]}`,
+    );
+    offset += len;
+  }
+  const json = utf8.encode(`{${parts.join(',')}}`);
+  const n = json.length + ((8 - (json.length % 8)) % 8);
+  const out = new Uint8Array(8 + n + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(n), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + n);
+  let at = 8 + n;
+  for (const [, r] of entries) {
+    out.set(dataToBytes(r.data), at);
+    at += r.data.byteLength;
+  }
+  return out;
+}
