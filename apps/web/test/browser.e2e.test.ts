@@ -85,7 +85,7 @@ beforeAll(async () => {
   await page.setViewport({ width: 960, height: 640 });
   await page.goto(`${server.url}?checkpoint=/data/model.safetensors&video=/data/${path.basename(clip)}`);
   pageBackend = await page.evaluate(() => window.flux.ready);
-}, 120_000);
+}, 600_000); // the first run on a machine without Chromium installs it (apt-get): minutes
 
 afterAll(async () => {
   await browser?.close();
