@@ -5,6 +5,7 @@ import path from 'node:path';
 
 import { Command } from 'commander';
 import { clipEvalMain } from './clip-cli.js';
+import { predictMain } from './predict-cli.js';
 import { probeMain } from './probe-cli.js';
 import { initBackend, requestedBackend } from '@flux/core';
 import { rangeValues } from '@flux/sampling';
@@ -54,6 +55,7 @@ Examples:
   $ flux-main                         # the whole embedded job: tune both arms, evaluate, report
   $ flux-eval retrieval runs/clip/clip-multi runs/clip/clip-fixed   # Flux-CLIP runs: recall@K over budgets
   $ flux-eval zero-shot runs/clip/clip-multi                         # zero-shot motion classification
+  $ flux-eval predict clip.mp4 --checkpoint runs/flux --tokens 25%   # top-5 labels of one video at a quarter of the tokens
   $ flux-eval probe                   # the chat probe on the embedded default (encoders, built-in LM, stories260K)`,
     );
 }
@@ -113,6 +115,7 @@ export async function main(argv = process.argv): Promise<void> {
   const sub = argv[2];
   if (sub === 'retrieval' || sub === 'zero-shot') return clipEvalMain(sub, [argv[0]!, argv[1]!, ...argv.slice(3)]);
   if (sub === 'probe') return probeMain([argv[0]!, argv[1]!, ...argv.slice(3)]);
+  if (sub === 'predict') return predictMain([argv[0]!, argv[1]!, ...argv.slice(3)]);
   const cmd = buildEvalCommand();
   cmd.parse(argv);
   const o = cmd.opts<EvalCli>();

@@ -4,6 +4,9 @@ import type { FluxViT } from '@flux/vit';
 
 import type { ClipDataset } from './data.js';
 import { evalBatch } from './data.js';
+import { headFor } from './head-for.js';
+
+export { headFor };
 
 export interface AccuracyOptions {
   frames: number;
@@ -28,21 +31,6 @@ export interface Accuracy {
   nonFinite: number;
   /** Top-1 correctness per evaluated clip (1/0, in `indices` order), with `perClip`. */
   correct?: Uint8Array;
-}
-
-/** The head trained for the token count closest to `k` (in log scale); head 0 when k is omitted. */
-export function headFor(k: number | undefined, headTokenCounts: readonly number[]): number {
-  if (k === undefined || headTokenCounts.length <= 1) return 0;
-  let best = 0;
-  let bestD = Infinity;
-  headTokenCounts.forEach((c, j) => {
-    const d = Math.abs(Math.log(k / c));
-    if (d < bestD - 1e-12) {
-      bestD = d;
-      best = j;
-    }
-  });
-  return best;
 }
 
 /**

@@ -52,6 +52,7 @@ export {
   loadRun,
   evaluateRun,
   bestAtBudget,
+  searchPlanForBudget,
   DEFAULT_EVAL_OPTIONS,
   type LoadedRun,
   type EvalCell,
@@ -65,3 +66,18 @@ export { svgLineChart, svgHeatmap, escapeXml, type LineChartOptions, type LineSe
 export { writeReport, writeAsset, table1, budgetTable, accuracyChart, heatmapChart, lossChart, valChart, type ReportInput } from './report/report.js';
 export { ConfigError, InvalidArgumentError, configRangeChecks, readConfigFile, parseInteger, parseNumber, parseIntList, parseNumberList, parseRange, parsePair, parseGrid } from './cli.js';
 export { meanStd, comparePaired, fmtPct, fmtComparison, type MeanStd, type Comparison } from './stats.js';
+export * from './predict/index.js';
+export {
+  loadPredictor,
+  inferConfig,
+  listPredictInputs,
+  decodeForPlan,
+  predictVideo,
+  predictCacheDir,
+  tokenOptimizedPlan,
+  calibrate,
+  type Predictor,
+  type LoadPredictorOptions,
+  type VideoPrediction,
+  type Calibration,
+} from './predict/node.js';

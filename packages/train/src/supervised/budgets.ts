@@ -44,6 +44,26 @@ function toPlan(p: { frames: number; resolution: number; tokens: number; budget:
   return { frames: p.frames, size: p.resolution, k: Math.min(p.budget, p.tokens), gridTokens: p.tokens };
 }
 
+/**
+ * Token Optimization at budget K (`@flux/sampling`'s searchTokenPlan): each candidate grid F×R is scored by top-1
+ * on clips `indices` of `dataset` with the selector keeping min(K, grid tokens).
+ */
+export async function searchPlanForBudget(
+  model: FluxViT,
+  dataset: ClipDataset,
+  budget: number,
+  space: { frames: number[]; sizes: number[]; patch: number },
+  indices: readonly number[],
+  batchSize: number,
+): Promise<{ best: TokenPlan; score: number; trace: TokenPlanTrace[] }> {
+  const search = await searchTokenPlan(budget, { frames: space.frames, resolution: space.sizes, patch: space.patch }, async (p) => {
+    const plan = toPlan(p);
+    const a = await evaluateAccuracy(model, dataset, { frames: plan.frames, size: plan.size, ...(plan.k < plan.gridTokens ? { k: plan.k } : {}), indices, batchSize });
+    return a.top1;
+  });
+  return { best: toPlan(search.best), score: search.best.score, trace: search.trace.map((t) => ({ plan: toPlan(t), score: t.score, phase: t.phase, accepted: t.accepted })) };
+}
+
 /** Loads a flux-tune run directory (config.json + model.safetensors, or its latest checkpoint). */
 export function loadRun(dir: string, name?: string): LoadedRun {
   const cfgFile = path.join(dir, 'config.json');
@@ -182,15 +202,11 @@ export async function evaluateRun(run: LoadedRun, options: Partial<EvalOptions> 
     }
     let to: BudgetResult['to'] = null;
     if (o.tokenOptimization) {
-      const search = await searchTokenPlan(budget, { frames: o.frames, resolution: sizes, patch }, async (p) => {
-        const plan = toPlan(p);
-        const a = await evaluateAccuracy(model, train, { frames: plan.frames, size: plan.size, ...(plan.k < plan.gridTokens ? { k: plan.k } : {}), indices: searchIdx, batchSize: o.batchSize });
-        return a.top1;
-      });
-      const best = toPlan(search.best);
+      const search = await searchPlanForBudget(model, train, budget, { frames: o.frames, sizes, patch }, searchIdx, o.batchSize);
+      const best = search.best;
       const testCell = await cellAt(best.frames, best.size, best.k);
-      to = { plan: best, searchTop1: search.best.score, test: testCell, trace: search.trace.map((t) => ({ plan: toPlan(t), score: t.score, phase: t.phase, accepted: t.accepted })) };
-      o.log?.(`  ${run.name}: TO K=${budget} → ${best.frames}×${best.size} (search ${(search.best.score * 100).toFixed(1)}%, test ${(testCell.top1 * 100).toFixed(1)}%)`);
+      to = { plan: best, searchTop1: search.score, test: testCell, trace: search.trace };
+      o.log?.(`  ${run.name}: TO K=${budget} → ${best.frames}×${best.size} (search ${(search.score * 100).toFixed(1)}%, test ${(testCell.top1 * 100).toFixed(1)}%)`);
     }
     budgets.push({ budget, fraction, grid, reducedGrid, to });
   }

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
-import { CHECKSUMS_FILE, atomicWriteFileSync, checksumRecord, type TensorRecord } from '@flux/core';
+import { CHECKSUMS_FILE, atomicWriteFileSync, checksumRecord, parseSafetensors, serializeSafetensors, type TensorRecord } from '@flux/core';
+
 import type { FluxViT } from '@flux/vit';
 
 import { evaluateAccuracy } from '../accuracy.js';
@@ -19,6 +20,7 @@ import { vitLayerDecay } from '../optim/lrd.js';
 import { cosineLr } from '../optim/schedule.js';
 import { headCountsOf, samplingOf, type TuneConfig } from './config.js';
 import { initFromWeights, readWeightsFile, type ModelFactory } from './model.js';
+import { checkpointMetadata } from '../predict/core.js';
 
 export { TrainingDivergedError };
 
@@ -241,11 +243,16 @@ export async function tune(cfg: TuneConfig, options: TuneOptions): Promise<TuneR
     return { runDir: r.runDir, steps: r.steps, finalLoss: stored.finalLoss, val: stored.val, best: stored.best ?? r.best, seconds: r.seconds, losses: [], model };
   }
   if (r.steps === cfg.steps && r.lastCheckpoint) {
-    const weights = fs.readFileSync(path.join(r.lastCheckpoint, 'model.safetensors'));
+    // The final weights are self-describing: the model config, class names and grid ride in the safetensors
+    // metadata (what `predict` and the web page read), and classes.json lists the class names for people.
+    const ckpt = parseSafetensors(fs.readFileSync(path.join(r.lastCheckpoint, 'model.safetensors')), { name: r.lastCheckpoint });
+    const weights = serializeSafetensors(ckpt.tensors, { ...ckpt.metadata, ...checkpointMetadata(cfg.model, model.config, trainSet.classNames, { frames: cfg.frames, size: cfg.size }) });
+    const classes = JSON.stringify(trainSet.classNames, null, 2) + '\n';
     const result = JSON.stringify({ steps: cfg.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best }, null, 2) + '\n';
     atomicWriteFileSync(path.join(r.runDir, 'model.safetensors'), weights);
+    atomicWriteFileSync(path.join(r.runDir, 'classes.json'), classes);
     atomicWriteFileSync(resultFile, result);
-    atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), checksumRecord({ 'model.safetensors': weights, 'result.json': result }));
+    atomicWriteFileSync(path.join(r.runDir, CHECKSUMS_FILE), checksumRecord({ 'model.safetensors': weights, 'classes.json': classes, 'result.json': result }));
   }
   return { runDir: r.runDir, steps: r.steps, finalLoss: r.finalLoss, val: objective.lastValidation, best: r.best, seconds: r.seconds, losses: r.losses, model };
 }
