@@ -6,7 +6,7 @@ import path from 'node:path';
 import { nativeAvailable } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendReport, initBackend, requestedBackend } from '../src/index.js';
+import { backendReport, duplicateCopiesMessage, initBackend, loadedCopies, requestedBackend } from '../src/index.js';
 
 // A package left broken in node_modules, as pnpm leaves @tensorflow/tfjs-node when its install script fails.
 const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-broken-'));
@@ -144,5 +144,22 @@ describe('requestedBackend (for CLIs whose --backend defaults to auto)', () => {
       if (saved === undefined) delete process.env.FLUX_BACKEND;
       else process.env.FLUX_BACKEND = saved;
     }
+  });
+});
+
+describe('duplicate copies', () => {
+  it('this process loads one tfjs-core and one @flux/core, and the report says so', async () => {
+    const copies = loadedCopies();
+    expect(copies.tfjsCore).toHaveLength(1);
+    expect(copies.fluxCore).toHaveLength(1);
+    const report = await initBackend({ backend: 'cpu', log: false });
+    expect(report.duplicates).toBeNull();
+  });
+
+  it('names every copy when there are several', () => {
+    const msg = duplicateCopiesMessage({ fluxCore: ['/a/core/dist/index.js'], tfjsCore: ['/x/@tensorflow/tfjs-core', '/y/@tensorflow/tfjs-core'] });
+    expect(msg).toMatch(/^2 copies of @tensorflow\/tfjs-core \(\/x\/@tensorflow\/tfjs-core, \/y\/@tensorflow\/tfjs-core\) are loaded/);
+    expect(msg).toMatch(/npm dedupe/);
+    expect(duplicateCopiesMessage({ fluxCore: ['/a'], tfjsCore: ['/x'] })).toBeNull();
   });
 });
