@@ -171,7 +171,6 @@ function checkManifest(p) {
   if (!fs.existsSync(path.join(dir, 'LICENSE'))) fail(where, 'no LICENSE file in the package folder');
   const dot = pkg.exports?.['.'];
   if (dot == null || typeof dot !== 'object' || dot.default == null) fail(where, 'exports["."] has no "default" condition (require() needs it)');
-  if (pkg.version === '0.0.0') notes.push(`${pkg.name} is at 0.0.0 (unreleased; \`pnpm release\` runs \`changeset version\` first and refuses 0.0.0)`);
 }
 
 // ---------------------------------------------------------------------------------------------- README
@@ -294,6 +293,20 @@ await step('manifests, pack, publish --dry-run, READMEs', async () => {
     for (const d of install) if (!names.has(d)) thirdParty.add(d);
     console.log(`  ${p.pkg.name}: ${path.basename(abs)} (${files.length} files), ${ex.length} README code blocks`);
   }
+});
+
+await step('release script versions first', () => {
+  const release = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts?.release ?? '';
+  const order = ['changeset version', 'tooling/release/check-versions.mjs', 'changeset publish'].map((s) => release.indexOf(s));
+  if (order.some((i) => i < 0) || !(order[0] < order[1] && order[1] < order[2])) {
+    fail('package.json scripts.release', `must run \`changeset version\`, then tooling/release/check-versions.mjs, then \`changeset publish\`; is: ${release}`);
+  }
+  const unversioned = packages.filter((p) => p.pkg.version === '0.0.0');
+  if (unversioned.length) {
+    const guard = sh(process.execPath, [path.join(ROOT, 'tooling/release/check-versions.mjs')]);
+    if (guard.code === 0) fail('tooling/release/check-versions.mjs', `passed with ${unversioned.length} packages at 0.0.0`);
+    else console.log(`  the guard refuses to publish now: ${guard.out.trim().slice(0, 160)}…`);
+  } else console.log('  every package is versioned');
 });
 
 // -------------------------------------------------------------------------------------------- projects
