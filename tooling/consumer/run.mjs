@@ -426,20 +426,20 @@ else
 
     // Every CLI chooses its backend through @flux/core, so FLUX_BACKEND reaches it.
     const bins = packages.flatMap((p) => Object.keys(typeof p.pkg.bin === 'string' ? { [p.pkg.name]: p.pkg.bin } : (p.pkg.bin ?? {}))).filter((b) => b !== 'flux-setup-tfjs-node');
-    // Not probed: flux-eval retrieval / zero-shot, which check their Flux-CLIP run folder before choosing the
-    // backend (a tiny CLIP run would cost a training); they call the same requestedBackend() (clip-cli.ts).
-    const probes = { 'flux-eval': [['runs/t'], ['probe']] };
+    // flux-eval retrieval / zero-shot look for a Flux-CLIP run's tokenizer.json before choosing the backend.
+    fs.mkdirSync(path.join(cwd, 'runs/clip-stub'), { recursive: true });
+    fs.writeFileSync(path.join(cwd, 'runs/clip-stub/tokenizer.json'), '{}');
+    const probes = { 'flux-eval': [['runs/t'], ['retrieval', 'runs/clip-stub'], ['zero-shot', 'runs/clip-stub'], ['probe']] };
     for (const b of bins) {
       for (const args of probes[b] ?? [[]]) {
         const c = cli(b, [...args, '--out', `runs/bogus-${b}`], { FLUX_BACKEND: 'no-such-backend' });
-        // The value comes only from the environment, so this error proves it reached core's backend choice.
-        if (c.code === 0 || !/Unknown backend "no-such-backend"/.test(c.out)) {
+        // The value comes only from the environment: this error proves it reached core's backend choice.
+        if (c.code === 0 || !/Unknown backend "no-such-backend" \(from FLUX_BACKEND\)/.test(c.out)) {
           fail(`${b} ${args.join(' ')} (global)`, `does not honour FLUX_BACKEND (exit ${c.code}):\n${c.out.slice(-1500)}`);
         }
       }
     }
-    console.log(`  not probed: flux-eval retrieval / zero-shot (they need a Flux-CLIP run first)`);
-    console.log(`  FLUX_BACKEND honoured by: ${bins.map((b) => (probes[b] ? probes[b].map((a) => [b, a[0] === 'runs/t' ? '' : a[0]].join(' ').trim()).join(', ') : b)).join(', ')}`);
+    console.log(`  FLUX_BACKEND honoured by: ${bins.map((b) => (probes[b] ? probes[b].map((a) => [b, a[0].startsWith('runs/') ? '' : a[0]].join(' ').trim()).join(', ') : b)).join(', ')}`);
   });
 
 // ------------------------------------------------------------------------------------------------- end

@@ -313,7 +313,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const candidates = Object.prototype.hasOwnProperty.call(ALIASES, requested) ? ALIASES[requested] : undefined;
   if (candidates == null) {
     throw new Error(
-      `Unknown backend "${requested}" (from ${options.backend != null ? 'options.backend' : 'FLUX_BACKEND'}); ` +
+      // A CLI passes FLUX_BACKEND on as options.backend (requestedBackend): name the variable then.
+      `Unknown backend "${requested}" (from ${options.backend != null && options.backend !== process.env.FLUX_BACKEND ? 'options.backend' : 'FLUX_BACKEND'}); ` +
         `expected one of: ${Object.keys(ALIASES).join(', ')}`,
     );
   }

@@ -28,6 +28,8 @@ describe('initBackend', () => {
     process.env.FLUX_BACKEND = 'quantum';
     try {
       await expect(initBackend({ log: false })).rejects.toThrow(/"quantum" \(from FLUX_BACKEND\)/);
+      // What a CLI does: FLUX_BACKEND passed on as options.backend is still named as the variable.
+      await expect(initBackend({ backend: requestedBackend(undefined), log: false })).rejects.toThrow(/"quantum" \(from FLUX_BACKEND\)/);
     } finally {
       delete process.env.FLUX_BACKEND;
     }
