@@ -399,6 +399,7 @@ for (const pm of only ? [only] : ['npm', 'pnpm']) await step(`${pm} project: ins
 // ---------------------------------------------------------------------------------------------- global
 const FAST = /\[flux\] backend (wasm-threads|wasm-simd) \(tfjs "wasm".*fast kernels\)/;
 
+if (only) notes.push(`--only ${only}: the examples were NOT run with the other package manager`);
 if (skipGlobal) notes.push('--skip-global: the global CLI install was NOT tested');
 else
   await step('global install (npm i -g --prefix) and the CLIs', () => {
