@@ -38,7 +38,7 @@ it('the tiny-model example runs verbatim and prints the commented values', async
 });
 
 it('the load-and-generate example runs on the stories260K folder', async () => {
-  const ts = /```ts\n([\s\S]*?)```/.exec(readme)![1]!;
+  const ts = /```ts(?: type-check)?\n([\s\S]*?)```/.exec(readme)![1]!; // type-check: the consumer test cannot pass it a model folder
   expect(ts).toContain('process.argv[2]');
   const code = ts
     .replace("from '@flux/chat-probe'", `from ${SRC}`)

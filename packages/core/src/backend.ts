@@ -18,9 +18,11 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import * as tf from '@tensorflow/tfjs-core';
 
+import { duplicateCopiesMessage, shared } from './copies.js';
 import { installFastKernels } from './ops/install.js';
 import { setThreadedWasmBinary } from './ops/wasm-pool.js';
 
@@ -55,7 +57,7 @@ export interface InitBackendOptions {
   fastKernels?: boolean;
   /** Where to print the report line: a function, or false for silence. Default: stderr. */
   log?: ((line: string) => void) | false;
-  /** Extra directories to resolve optional backend packages from (besides cwd, the main script, and @flux/core). */
+  /** Extra directories to resolve optional backend packages from, tried first (then @flux/core's own location, the main script's real path, cwd). */
   resolveFrom?: string[];
 }
 
@@ -83,13 +85,13 @@ export interface BackendReport {
   skipped: SkippedBackend[];
   /** One-line human summary, as logged. */
   summary: string;
+  /** Duplicate copies of @tensorflow/tfjs-core / @flux/core loaded in this process (also a process warning), else null. */
+  duplicates: string | null;
 }
 
-let current: BackendReport | null = null;
-
-/** The report of the last successful {@link initBackend}, or null. */
+/** The report of the last successful {@link initBackend} (by any copy of @flux/core in this process), or null. */
 export function backendReport(): BackendReport | null {
-  return current;
+  return shared.report as BackendReport | null;
 }
 
 function requireFrom(bases: string[]): (id: string) => unknown {
@@ -105,15 +107,28 @@ function requireFrom(bases: string[]): (id: string) => unknown {
         throw e; // found but broken: that is the interesting reason
       }
     }
-    throw new Error(`${id} is not installed`);
+    throw new Error(`${id} is not installed (add it to your project: npm i ${id})`);
   };
 }
 
+/**
+ * Where optional backend packages are looked up, in order: the caller's `resolveFrom`, @flux/core's own
+ * location (a backend installed beside it shares its tfjs-core copy), the running program's *real* path (a
+ * globally installed CLI's bin is a symlink: resolving from the link finds nothing, from its target finds the
+ * app's own dependencies), then the working directory.
+ */
 function resolutionBases(extra: string[] = []): string[] {
   const bases = [...extra.map((d) => path.resolve(d, 'noop.js'))];
+  bases.push(fileURLToPath(import.meta.url));
+  const main = process.argv[1];
+  if (main) {
+    try {
+      bases.push(fs.realpathSync(path.resolve(main)));
+    } catch {
+      bases.push(path.resolve(main));
+    }
+  }
   bases.push(path.join(process.cwd(), 'noop.js'));
-  if (process.argv[1]) bases.push(path.resolve(process.argv[1]));
-  bases.push(import.meta.url);
   return [...new Set(bases)];
 }
 
@@ -298,7 +313,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   const candidates = Object.prototype.hasOwnProperty.call(ALIASES, requested) ? ALIASES[requested] : undefined;
   if (candidates == null) {
     throw new Error(
-      `Unknown backend "${requested}" (from ${options.backend != null ? 'options.backend' : 'FLUX_BACKEND'}); ` +
+      // A CLI passes FLUX_BACKEND on as options.backend (requestedBackend): name the variable then.
+      `Unknown backend "${requested}" (from ${options.backend != null && options.backend !== process.env.FLUX_BACKEND ? 'options.backend' : 'FLUX_BACKEND'}); ` +
         `expected one of: ${Object.keys(ALIASES).join(', ')}`,
     );
   }
@@ -344,7 +360,11 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   }
   if (chosen == null) {
     const why = skipped.map((s) => `  ${s.kind}: ${s.reason}`).join('\n');
-    throw new Error(`No tfjs backend could be initialised (requested "${requested}"):\n${why}`);
+    const hint = skipped.some((s) => / is not installed/.test(s.reason))
+      ? '\nInstall a backend beside @flux/core: npm i @tensorflow/tfjs-backend-wasm (fast, portable) or @tensorflow/tfjs-backend-cpu' +
+        ' (pure JS); for native speed npm i --ignore-scripts @tensorflow/tfjs-node && npx flux-setup-tfjs-node.'
+      : '';
+    throw new Error(`No tfjs backend could be initialised (requested "${requested}"):\n${why}${hint}`);
   }
   await tf.ready();
   const fastKernels = options.fastKernels === false ? false : installFastKernels(tf.getBackend());
@@ -352,7 +372,8 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     `backend ${chosen.kind} (tfjs "${tf.getBackend()}"${chosen.tfVersion ? `, libtensorflow ${chosen.tfVersion}` : ''}, ${chosen.threads} thread${chosen.threads === 1 ? '' : 's'}` +
     `${chosen.simd ? ', SIMD' : ''}${fastKernels ? ', fast kernels' : ''})` +
     (skipped.length ? `; skipped ${skipped.map((s) => `${s.kind}: ${s.reason}`).join('; ')}` : '');
-  current = {
+  const duplicates = duplicateCopiesMessage();
+  const current: BackendReport = {
     kind: chosen.kind,
     backend: tf.getBackend(),
     threads: chosen.threads,
@@ -361,8 +382,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     tensorflowVersion: chosen.tfVersion ?? null,
     skipped,
     summary,
+    duplicates,
   };
   const log = options.log === undefined ? (line: string) => process.stderr.write(`[flux] ${line}\n`) : options.log;
   if (log) log(summary);
+  if (duplicates != null && !shared.warned) {
+    shared.warned = true;
+    process.emitWarning(duplicates, { code: 'FLUX_DUPLICATE_COPIES' });
+  }
+  shared.report = current;
   return current;
 }

@@ -1,10 +1,11 @@
 /**
- * Gradient registrations. tfjs-core's Node bundle registers no gradient functions, and importing its ESM
- * `register_all_gradients.js` fails under Node (extension-less relative imports). tfjs-layers' CommonJS
- * bundle registers every core gradient into the shared (global) kernel registry, so importing it once makes
- * `tf.grad`, `tf.variableGrads` and optimizers work on every backend.
+ * Gradient registrations. tfjs-core's Node bundle registers no gradient functions, and its ESM
+ * `register_all_gradients.js` cannot be imported under Node as published (extension-less relative imports).
+ * The build bundles that module into @flux/core's dist (see tsup.config.ts; tfjs-layers does the same), so
+ * importing @flux/core registers every core gradient into tfjs's shared (global) registry and `tf.grad`,
+ * `tf.variableGrads` and optimizers work on every backend, without a dependency on tfjs-layers.
  */
-import '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import {
   BatchMatMul,
   type BatchMatMulAttrs,

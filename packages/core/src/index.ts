@@ -11,6 +11,7 @@ export {
   type InitBackendOptions,
   type SkippedBackend,
 } from './backend.js';
+export { loadedCopies, duplicateCopiesMessage, type LoadedCopies } from './copies.js';
 export * from './run/index.js';
 export * from './io/index.js';
 export * from './ops/index.js';

@@ -1,12 +1,13 @@
 // Backend choice. One process, in order: the calls below change the global tfjs backend.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeAvailable } from '@flux/vitest-config/backends';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backendReport, initBackend, requestedBackend } from '../src/index.js';
+import { backendReport, duplicateCopiesMessage, initBackend, loadedCopies, requestedBackend } from '../src/index.js';
 
 // A package left broken in node_modules, as pnpm leaves @tensorflow/tfjs-node when its install script fails.
 const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-broken-'));
@@ -27,6 +28,8 @@ describe('initBackend', () => {
     process.env.FLUX_BACKEND = 'quantum';
     try {
       await expect(initBackend({ log: false })).rejects.toThrow(/"quantum" \(from FLUX_BACKEND\)/);
+      // What a CLI does: FLUX_BACKEND passed on as options.backend is still named as the variable.
+      await expect(initBackend({ backend: requestedBackend(undefined), log: false })).rejects.toThrow(/"quantum" \(from FLUX_BACKEND\)/);
     } finally {
       delete process.env.FLUX_BACKEND;
     }
@@ -143,6 +146,68 @@ describe('requestedBackend (for CLIs whose --backend defaults to auto)', () => {
     } finally {
       if (saved === undefined) delete process.env.FLUX_BACKEND;
       else process.env.FLUX_BACKEND = saved;
+    }
+  });
+});
+
+describe('duplicate copies', () => {
+  it('this process loads one tfjs-core and one @flux/core, and the report says so', async () => {
+    const copies = loadedCopies();
+    expect(copies.tfjsCore).toHaveLength(1);
+    expect(copies.fluxCore).toHaveLength(1);
+    const report = await initBackend({ backend: 'cpu', log: false });
+    expect(report.duplicates).toBeNull();
+  });
+
+  it('names every copy when there are several', () => {
+    const msg = duplicateCopiesMessage({ fluxCore: ['/a/core/dist/index.js'], tfjsCore: ['/x/@tensorflow/tfjs-core', '/y/@tensorflow/tfjs-core'] });
+    expect(msg).toMatch(/^2 copies of @tensorflow\/tfjs-core \(\/x\/@tensorflow\/tfjs-core, \/y\/@tensorflow\/tfjs-core\) are loaded/);
+    expect(msg).toMatch(/npm dedupe/);
+    expect(duplicateCopiesMessage({ fluxCore: ['/a'], tfjsCore: ['/x'] })).toBeNull();
+  });
+});
+
+describe('a globally installed CLI (its bin a symlink into the package)', () => {
+  it('finds the backend its own package installed, from the real path of the bin', () => {
+    // core-home holds @flux/core (its built dist) and tfjs-core only; the app holds the cpu backend; the bin
+    // on the PATH is a symlink to the app's script, and the working directory is elsewhere.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'flux-global-'));
+    try {
+      const pkgDir = (from: string, name: string) => path.dirname(createRequire(path.join(from, 'noop.js')).resolve(`${name}/package.json`));
+      const coreDir = path.resolve(__dirname, '..');
+      const home = path.join(root, 'core-home', 'node_modules');
+      fs.mkdirSync(path.join(home, '@flux', 'core'), { recursive: true });
+      fs.cpSync(path.join(coreDir, 'dist'), path.join(home, '@flux', 'core', 'dist'), { recursive: true });
+      fs.copyFileSync(path.join(coreDir, 'package.json'), path.join(home, '@flux', 'core', 'package.json'));
+      fs.mkdirSync(path.join(home, '@tensorflow'), { recursive: true });
+      fs.symlinkSync(pkgDir(coreDir, '@tensorflow/tfjs-core'), path.join(home, '@tensorflow', 'tfjs-core'));
+      const app = path.join(root, 'lib', 'node_modules', 'app');
+      fs.mkdirSync(path.join(app, 'node_modules', '@tensorflow'), { recursive: true });
+      fs.mkdirSync(path.join(app, 'bin'));
+      fs.symlinkSync(pkgDir(coreDir, '@tensorflow/tfjs-backend-cpu'), path.join(app, 'node_modules', '@tensorflow', 'tfjs-backend-cpu'));
+      const core = path.join(home, '@flux', 'core', 'dist', 'index.js');
+      fs.writeFileSync(
+        path.join(app, 'bin', 'cli.mjs'),
+        `const { initBackend } = await import(${JSON.stringify(core)});\n` +
+          `const r = await initBackend({ backend: 'cpu', log: false });\nconsole.log(r.kind, r.duplicates === null);\n`,
+      );
+      fs.mkdirSync(path.join(root, 'bin'));
+      fs.symlinkSync(path.join(app, 'bin', 'cli.mjs'), path.join(root, 'bin', 'cli'));
+      const cwd = path.join(root, 'elsewhere');
+      fs.mkdirSync(cwd);
+      // pnpm's bin shims export NODE_PATH (its hoisted store), which would find any package: not for a user.
+      const env = { ...process.env };
+      delete env.NODE_PATH;
+      const out = spawnSync(process.execPath, [path.join(root, 'bin', 'cli')], { cwd, encoding: 'utf8', timeout: 60_000, env });
+      expect(out.stderr).not.toMatch(/is not installed/);
+      expect(out.stdout.trim()).toBe('cpu true');
+      // Without the app's backend the error says what to install.
+      fs.rmSync(path.join(app, 'node_modules'), { recursive: true });
+      const missing = spawnSync(process.execPath, [path.join(root, 'bin', 'cli')], { cwd, encoding: 'utf8', timeout: 60_000, env });
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr).toMatch(/@tensorflow\/tfjs-backend-cpu is not installed \(add it to your project: npm i @tensorflow\/tfjs-backend-cpu\)/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -498,3 +498,16 @@ describe('no tensor leaks', () => {
     });
   }
 });
+
+describe('parameters typed as any tf.Tensor, ranks checked at run time', () => {
+  it('a wrong-rank weight or bias is a RangeError that names it', async () => {
+    await initBackend({ backend: 'cpu', log: false });
+    const x = tf.ones([2, 4]);
+    expect(() => linear(x, tf.ones([4]))).toThrow(/^linear: weight \[in, out\] must be 2-D, got shape \[4\]$/);
+    expect(() => linear(x, tf.ones([4, 3]), tf.ones([1, 3]))).toThrow(/linear: bias \[out\] must be 1-D, got shape \[1,3\]/);
+    expect(() => rmsNorm(x, tf.ones([1, 4]))).toThrow(/rmsNorm: weight must be 1-D/);
+    // What tf.reshape / tf.variable return (Tensor<Rank>) is accepted and computes.
+    const w: tf.Tensor = tf.reshape(tf.ones([12]), [4, 3]);
+    expect(linear(x, w).shape).toEqual([2, 3]);
+  });
+});

@@ -14,7 +14,8 @@ export type DynamicsNorm = 'l2' | 'l1';
  * gradient: tokens [B,F,L,C] → float32 [B, F−1, L], entry (b, t−1, i) = ‖x[b,t,i] − x[b,t−1,i]‖.
  * For F = 1 (a single image) there is no motion: returns the token magnitudes ‖x[b,0,i]‖, [B,1,L].
  */
-export function frameDistances(tokens: tf.Tensor4D, norm: DynamicsNorm = 'l2'): tf.Tensor3D {
+export function frameDistances(tokens: tf.Tensor, norm: DynamicsNorm = 'l2'): tf.Tensor3D {
+  if (tokens.rank !== 4) throw new RangeError(`frameDistances: tokens must be [B,F,L,C], got shape [${tokens.shape.join(',')}]`);
   checkNorm(norm);
   return tf.tidy(() => {
     // The scores feed a data download and an index choice: no gradient ever flows through them.

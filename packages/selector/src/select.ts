@@ -137,8 +137,9 @@ export interface SelectedIndices {
 }
 
 /** {@link selectTokens} returning a plain Int32Array (no output tensor). */
-export function selectTokenIndices(tokens: tf.Tensor4D, k: number, options: SelectorOptions = {}): SelectedIndices {
-  if (tokens.rank !== 4) throw new RangeError(`selectTokens: tokens must be [B,F,L,C], got shape [${tokens.shape.join(',')}]`);
+export function selectTokenIndices(tokensIn: tf.Tensor, k: number, options: SelectorOptions = {}): SelectedIndices {
+  if (tokensIn.rank !== 4) throw new RangeError(`selectTokens: tokens must be [B,F,L,C], got shape [${tokensIn.shape.join(',')}]`);
+  const tokens = tokensIn as tf.Tensor4D;
   checkK(k);
   const method = options.method ?? 'group-dynamic';
   const norm = options.norm ?? 'l2';
@@ -176,7 +177,7 @@ export function selectTokenIndices(tokens: tf.Tensor4D, k: number, options: Sele
  * flattened F·L axis (index = t·L + i), sorted ascending per row; K ≥ F·L keeps all ([B, F·L], 0..F·L−1).
  * Selection is on stop-gradient scores; pair it with {@link gatherTokens}, whose output keeps the gradient.
  */
-export function selectTokens(tokens: tf.Tensor4D, k: number, options: SelectorOptions = {}): tf.Tensor2D {
+export function selectTokens(tokens: tf.Tensor, k: number, options: SelectorOptions = {}): tf.Tensor2D {
   const { indices, batch, k: kept } = selectTokenIndices(tokens, k, options);
   return tf.tensor2d(indices, [batch, kept], 'int32');
 }

@@ -50,16 +50,16 @@ export function weightedSampleWithoutReplacement(weights: ArrayLike<number>, off
  * over heads; any non-negative weights) → int32 [B, N − ⌊ρN⌋] kept indices into the flattened F·L axis,
  * sorted ascending; sampled ∝ attention without replacement, seeded.
  */
-export function umtMask(attention: tf.Tensor3D, options: UmtMaskOptions = {}): tf.Tensor2D {
+export function umtMask(attention: tf.Tensor, options: UmtMaskOptions = {}): tf.Tensor2D {
   const { indices, batch, keep } = umtMaskIndices(attention, options);
   return tf.tensor2d(indices, [batch, keep], 'int32');
 }
 
 /** {@link umtMask} returning a plain Int32Array (row-major [batch, keep]). */
-export function umtMaskIndices(attention: tf.Tensor3D, options: UmtMaskOptions = {}): { indices: Int32Array; batch: number; keep: number } {
+export function umtMaskIndices(attention: tf.Tensor, options: UmtMaskOptions = {}): { indices: Int32Array; batch: number; keep: number } {
   if (attention.rank !== 3) throw new RangeError(`umtMask: attention must be [B,F,L], got shape [${attention.shape.join(',')}]`);
   const ratio = options.ratio ?? 0.8;
-  const [b, f, l] = attention.shape;
+  const [b, f, l] = attention.shape as [number, number, number];
   const n = f * l;
   const keep = umtKeepCount(n, ratio);
   const rng = rngFor(options, 'umtMask');

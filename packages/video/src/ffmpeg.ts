@@ -5,12 +5,16 @@
  * (`FLUX_FFMPEG`, `FLUX_FFPROBE`), the npm packages `@ffmpeg-installer/ffmpeg` and `@ffprobe-installer/ffprobe`
  * (binaries inside the tarball, no download), and finally `ffmpeg` / `ffprobe` on the PATH.
  *
+ * The npm packages mark their binary executable in an install script, which pnpm 10 and npm 11 skip unless
+ * allowed; such a binary is left at mode 644, so {@link ensureExecutable} adds the execute bits at first use
+ * (and where it cannot, the spawn error names the one-line `chmod +x` fix).
+ *
  * Every process is started with a timeout and an optional AbortSignal; on either it is SIGKILLed and the promise
  * settles only after the process has exited and been reaped, so no zombie or orphan outlives a call.
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, chmodSync, constants as fsConstants, existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { VideoOptionError, VideoToolError } from './errors.js';
 
@@ -35,13 +39,40 @@ export function setFfmpegPaths(paths: ToolPaths): void {
   overrides.ffprobe = paths.ffprobePath;
 }
 
+const checkedExecutable = new Set<string>();
+
+/**
+ * Makes `file` executable by whoever may read it (`chmod a+x` restricted to the read bits), once per path; a
+ * file that already is executable is left alone. Returns false if it is not executable and cannot be made so
+ * (e.g. a read-only global install): running it then fails with EACCES, and that error names the fix.
+ */
+export function ensureExecutable(file: string): boolean {
+  if (checkedExecutable.has(file)) return true;
+  try {
+    accessSync(file, fsConstants.X_OK);
+  } catch {
+    try {
+      const mode = statSync(file).mode & 0o7777;
+      chmodSync(file, mode | ((mode & 0o444) >> 2));
+      accessSync(file, fsConstants.X_OK);
+    } catch {
+      return false;
+    }
+  }
+  checkedExecutable.add(file);
+  return true;
+}
+
 function npmPath(tool: VideoTool): string | undefined {
+  let file: string | undefined;
   try {
     const mod = require(tool === 'ffmpeg' ? '@ffmpeg-installer/ffmpeg' : '@ffprobe-installer/ffprobe') as { path?: string };
-    return mod.path && existsSync(mod.path) ? mod.path : undefined;
+    file = mod.path && existsSync(mod.path) ? mod.path : undefined;
   } catch {
     return undefined;
   }
+  if (file && process.platform !== 'win32') ensureExecutable(file);
+  return file;
 }
 
 /** Resolves the binary for `tool` and says where it came from. Never throws (a bad path fails when run). */
@@ -218,7 +249,9 @@ export function runTool(
       // A process that never started (ENOENT, EACCES) has no pid; 'close' may not follow.
       if (child.pid === undefined && !settled) {
         cleanup();
-        reject(new VideoToolError(tool, path, e.message, e));
+        const code = (e as NodeJS.ErrnoException).code;
+        const hint = code === 'EACCES' ? ` (the file is not executable; fix it with: chmod +x ${JSON.stringify(path)})` : '';
+        reject(new VideoToolError(tool, path, `${e.message}${hint}`, e));
       }
     });
     // 'close' fires after the process exited (and was reaped) and all stdio streams closed.

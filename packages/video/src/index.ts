@@ -10,7 +10,7 @@ export {
   type DecodeFailureCause,
   type ManifestProblem,
 } from './errors.js';
-export { resolveTool, setFfmpegPaths, ffmpegInfo, liveProcesses, runTool, type ToolPaths, type ToolSource, type VideoTool, type ProcessOptions, type ProcessResult } from './ffmpeg.js';
+export { resolveTool, setFfmpegPaths, ffmpegInfo, liveProcesses, runTool, ensureExecutable, type ToolPaths, type ToolSource, type VideoTool, type ProcessOptions, type ProcessResult } from './ffmpeg.js';
 export { probe, type VideoInfo, type ProbeOptions } from './probe.js';
 export {
   decodeFrames,

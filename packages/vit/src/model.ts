@@ -134,10 +134,14 @@ export class FluxViT {
   /**
    * Forward pass on normalised video [B, F, H, W, 3] (H, W multiples of the patch size; any F ≥ 1, any B).
    */
-  forward(video: tf.Tensor5D, opts: ForwardOptions = {}): ForwardResult {
+  forward(video: tf.Tensor, opts: ForwardOptions & { returnAttention: true }): ForwardResult & { clsAttention: tf.Tensor3D };
+  forward(video: tf.Tensor, opts?: ForwardOptions): ForwardResult;
+  // `video` is any tf.Tensor (what tf.randomNormal / tf.reshape give a TypeScript user); the rank is checked here.
+  forward(videoIn: tf.Tensor, opts: ForwardOptions = {}): ForwardResult {
     this.checkAlive();
     const c = this.config;
-    if (video.rank !== 5 || video.shape[4] !== 3) throw new Error(`FluxViT.forward: video must be [B,F,H,W,3], got [${video.shape.join(',')}]`);
+    if (videoIn.rank !== 5 || videoIn.shape[4] !== 3) throw new Error(`FluxViT.forward: video must be [B,F,H,W,3], got [${videoIn.shape.join(',')}]`);
+    const video = videoIn as tf.Tensor5D;
     const [b, f, h, w] = video.shape;
     const p = c.patchSize;
     if (h % p !== 0 || w % p !== 0) throw new Error(`FluxViT.forward: patch size ${p} does not divide ${h}×${w}`);

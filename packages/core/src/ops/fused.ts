@@ -65,8 +65,23 @@ function viaComposed(x: tf.Tensor, ...vecs: Array<tf.Tensor | null | undefined>)
   return enabled && tf.getKernel('FluxRmsNorm', tf.getBackend()) == null && covered(x, vecs);
 }
 
+/**
+ * The parameters below take any `tf.Tensor` (what `tf.variable`, `tf.randomNormal` or a loaded state dict give a
+ * TypeScript user) and check their rank at run time.
+ */
+function rank2(t: tf.Tensor, what: string): tf.Tensor2D {
+  if (t == null || t.rank !== 2) throw new RangeError(`${what} must be 2-D, got ${t == null ? String(t) : `shape [${t.shape.join(',')}]`}`);
+  return t as tf.Tensor2D;
+}
+function rank1<T extends tf.Tensor | null | undefined>(t: T, what: string): tf.Tensor1D | Exclude<T, tf.Tensor> {
+  if (t != null && t.rank !== 1) throw new RangeError(`${what} must be 1-D, got shape [${t.shape.join(',')}]`);
+  return t as tf.Tensor1D | Exclude<T, tf.Tensor>;
+}
+
 /** `x @ weight (+ bias)` over the last axis. `weight` is [in, out] (tfjs order, not PyTorch's [out, in]). */
-export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D | null): tf.Tensor {
+export function linear(x: tf.Tensor, weightIn: tf.Tensor, biasIn?: tf.Tensor | null): tf.Tensor {
+  const weight = rank2(weightIn, 'linear: weight [in, out]');
+  const bias = rank1(biasIn, 'linear: bias [out]');
   const outDim = weight.shape[1];
   const shapesOk = x.rank >= 1 && weight.dtype === 'float32' && weight.rank === 2 && x.shape[x.rank - 1] === weight.shape[0];
   const biasOk = bias != null && bias.dtype === 'float32' && bias.rank === 1 && bias.shape[0] === outDim;
@@ -93,7 +108,8 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias?: tf.Tensor1D | n
 }
 
 /** RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) * weight` (weight optional). */
-export function rmsNorm(x: tf.Tensor, weight?: tf.Tensor1D | null, eps = 1e-6): tf.Tensor {
+export function rmsNorm(x: tf.Tensor, weightIn?: tf.Tensor | null, eps = 1e-6): tf.Tensor {
+  const weight = rank1(weightIn, 'rmsNorm: weight');
   if (viaComposed(x, weight)) return composed.rmsNorm(x, weight, eps);
   if (!fast(x, weight)) return ref.rmsNorm(x, weight, eps);
   if (weight) {
@@ -114,7 +130,9 @@ export function rmsNorm(x: tf.Tensor, weight?: tf.Tensor1D | null, eps = 1e-6): 
 }
 
 /** LayerNorm over the last axis (biased variance, as PyTorch). */
-export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-5): tf.Tensor {
+export function layerNorm(x: tf.Tensor, weightIn: tf.Tensor, biasIn: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const weight = rank1(weightIn, 'layerNorm: weight');
+  const bias = rank1(biasIn, 'layerNorm: bias');
   if (weight && bias && viaComposed(x, weight, bias)) return composed.layerNorm(x, weight, bias, eps);
   if (!fast(x, weight, bias) || !weight || !bias) return ref.layerNorm(x, weight, bias, eps);
   return custom((xx, w, b, save) => {
@@ -162,14 +180,16 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 /** `gelu(x + bias)`, bias over the last axis. */
-export function biasGelu(x: tf.Tensor, bias: tf.Tensor1D): tf.Tensor {
+export function biasGelu(x: tf.Tensor, biasIn: tf.Tensor): tf.Tensor {
+  const bias = rank1(biasIn, 'biasGelu: bias');
   if (bias && viaComposed(x, bias)) return composed.biasGelu(x, bias);
   if (!fast(x, bias) || !bias) return ref.biasGelu(x, bias);
   return geluOp(x, bias);
 }
 
 /** Residual with optional LayerScale: `x + gamma ⊙ y` (gamma over the last axis). */
-export function residual(x: tf.Tensor, y: tf.Tensor, gamma?: tf.Tensor1D | null): tf.Tensor {
+export function residual(x: tf.Tensor, y: tf.Tensor, gammaIn?: tf.Tensor | null): tf.Tensor {
+  const gamma = rank1(gammaIn, 'residual: gamma');
   if (!fast(x, gamma) || y.dtype !== 'float32' || !tf.util.arraysEqual(x.shape, y.shape)) return ref.residual(x, y, gamma);
   if (gamma) {
     return custom((xx, yy, g, save) => {
