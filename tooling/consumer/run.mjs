@@ -430,10 +430,10 @@ else
     // flux-eval retrieval / zero-shot look for a Flux-CLIP run's tokenizer.json before choosing the backend.
     fs.mkdirSync(path.join(cwd, 'runs/clip-stub'), { recursive: true });
     fs.writeFileSync(path.join(cwd, 'runs/clip-stub/tokenizer.json'), '{}');
-    const probes = { 'flux-eval': [['runs/t'], ['retrieval', 'runs/clip-stub'], ['zero-shot', 'runs/clip-stub'], ['probe']] };
+    const probes = { 'flux-eval': [['runs/t'], ['retrieval', 'runs/clip-stub'], ['zero-shot', 'runs/clip-stub'], ['probe'], ['predict', 'clip.mp4', '--checkpoint', 'runs/t']] };
     for (const b of bins) {
       for (const args of probes[b] ?? [[]]) {
-        const c = cli(b, [...args, '--out', `runs/bogus-${b}`], { FLUX_BACKEND: 'no-such-backend' });
+        const c = cli(b, args[0] === 'predict' ? args : [...args, '--out', `runs/bogus-${b}`], { FLUX_BACKEND: 'no-such-backend' });
         // The value comes only from the environment: this error proves it reached core's backend choice.
         if (c.code === 0 || !/Unknown backend "no-such-backend" \(from FLUX_BACKEND\)/.test(c.out)) {
           fail(`${b} ${args.join(' ')} (global)`, `does not honour FLUX_BACKEND (exit ${c.code}):\n${c.out.slice(-1500)}`);
