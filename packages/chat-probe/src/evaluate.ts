@@ -63,9 +63,6 @@ export async function evaluateProbe(p: ProbeParts, data: ClipDataset, text: (ind
   const stop = [...new Set([p.tokenizer.eosId, p.tokenizer.bosId, ...p.tokenizer.encode('.', { addBos: false }).slice(-1)].filter((x): x is number => x !== null))];
   const out: ProbeBudgetResult[] = [];
   for (const k of o.budgets) {
-    let right = 0;
-    let questions = 0;
-    let chance = 0;
     const pairs: { pred: string; ref: string }[] = [];
     const kinds: Record<string, { right: number; chance: number; questions: number }> = {};
     for (let s = 0; s < n; s += B) {
@@ -94,19 +91,17 @@ export async function evaluateProbe(p: ProbeParts, data: ClipDataset, text: (ind
           let best = 0;
           for (let j = 1; j < conts.length; j++) if (ll[j]! / conts[j]!.length > ll[best]! / conts[best]!.length) best = j;
           const kind = (kinds[q.kind] ??= { right: 0, chance: 0, questions: 0 });
-          if (best === q.answer) {
-            right++;
-            kind.right++;
-          }
-          questions++;
+          if (best === q.answer) kind.right++;
           kind.questions++;
-          chance += 1 / q.options.length;
           kind.chance += 1 / q.options.length;
         }
       }
       visual.dispose();
     }
-    out.push({ tokens: k, qaAccuracy: questions ? right / questions : 0, qaChance: questions ? chance / questions : 0, questions, byKind: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, { accuracy: v.right / v.questions, chance: v.chance / v.questions, questions: v.questions }])), caption: meanEventScore(pairs), samples: pairs.slice(0, 4) });
+    // The overall QA figures are the sums over the kinds.
+    const all = Object.values(kinds).reduce((a, v) => ({ right: a.right + v.right, chance: a.chance + v.chance, questions: a.questions + v.questions }), { right: 0, chance: 0, questions: 0 });
+    const questions = all.questions;
+    out.push({ tokens: k, qaAccuracy: questions ? all.right / questions : 0, qaChance: questions ? all.chance / questions : 0, questions, byKind: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, { accuracy: v.right / v.questions, chance: v.chance / v.questions, questions: v.questions }])), caption: meanEventScore(pairs), samples: pairs.slice(0, 4) });
   }
   return out;
 }

@@ -33,11 +33,11 @@ export function writeProbeReport(outDir: string, runs: ProbeRunResult[], notes: 
     const f1: LineSeries[] = runs.map((r) => ({ name: `${r.encoder} + ${r.lm}`, points: r.budgets.map((b) => [b.tokens, b.caption.f1 * 100] as [number, number]) }));
     lines.push(`![QA accuracy vs tokens](${writeAsset(outDir, 'probe-qa-vs-tokens.svg', svgLineChart({ title: 'MC-QA accuracy vs tokens kept', xLabel: 'tokens', yLabel: 'accuracy (%)', series: qa, xLog2: true, xTicks: ticks, yRange: [0, 100], reference: { y: b0[0]!.qaChance * 100, label: 'chance' } }))})`, '');
     lines.push(`![caption F1 vs tokens](${writeAsset(outDir, 'probe-caption-f1-vs-tokens.svg', svgLineChart({ title: 'Caption event F1 vs tokens kept', xLabel: 'tokens', yLabel: 'F1 (%)', series: f1, xLog2: true, xTicks: ticks, yRange: [0, 100] }))})`, '');
-    const kinds = [...new Set(runs.flatMap((r) => r.budgets.flatMap((b) => Object.keys(b.byKind ?? {}))))];
+    const kinds = [...new Set(runs.flatMap((r) => r.budgets.flatMap((b) => Object.keys(b.byKind))))];
     if (kinds.length) {
       lines.push('QA accuracy by question kind, % (chance in brackets), at each budget:', '');
       lines.push(`| encoder | LM | tokens | ${kinds.join(' | ')} |`, `|---|---|---:|${kinds.map(() => '---:').join('|')}|`);
-      for (const r of runs) for (const b of r.budgets) lines.push(`| ${r.encoder} | ${r.lm} | ${b.tokens} | ${kinds.map((k) => (b.byKind?.[k] ? `${pct(b.byKind[k]!.accuracy)} (${pct(b.byKind[k]!.chance)})` : '–')).join(' | ')} |`);
+      for (const r of runs) for (const b of r.budgets) lines.push(`| ${r.encoder} | ${r.lm} | ${b.tokens} | ${kinds.map((k) => (b.byKind[k] ? `${pct(b.byKind[k]!.accuracy)} (${pct(b.byKind[k]!.chance)})` : '–')).join(' | ')} |`);
       lines.push('');
     }
     lines.push('Sample captions (first test clips, full tokens):', '');
